@@ -1,0 +1,151 @@
+//! The sandbox's in-memory account: every kind's records, loaded from a seed or state file and saved back.
+
+use super::account::{Account, Channel, ContactList, Subscription};
+use super::agents::Agent;
+use super::campaigns::Campaign;
+use super::clock::Timestamp;
+use super::knowledge_base::KnowledgeEntry;
+use super::team::TeamMember;
+use super::webhooks::Webhook;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One stored object of a kind: what id assignment and seed normalisation need to know.
+pub trait Record {
+    /// The kind's name in seed files and id counters.
+    const KIND: &'static str;
+    fn id(&self) -> u64;
+    fn set_id(&mut self, id: u64);
+    /// Fills what a seed may leave out (timestamps, generated secrets).
+    fn fill_defaults(&mut self, _now: Timestamp) {}
+}
+
+/// The whole account. Seed files and `--state` files are this, as JSON; every field may be left out.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Store {
+    pub account: Account,
+    pub subscription: Subscription,
+    pub channels: Vec<Channel>,
+    pub lists: Vec<ContactList>,
+    pub segments: Vec<ContactList>,
+    pub agents: Vec<Agent>,
+    pub knowledge_base: Vec<KnowledgeEntry>,
+    pub webhooks: Vec<Webhook>,
+    pub team: Vec<TeamMember>,
+    pub campaigns: Vec<Campaign>,
+    /// The next id per kind; ids are never reused, as with an auto-increment column.
+    pub next_ids: BTreeMap<String, u64>,
+}
+
+impl Store {
+    /// Reads a seed or state file; the error says which file and what is wrong.
+    pub fn load(path: &Path) -> Result<Store, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut store: Store = serde_json::from_str(&text)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        store
+            .normalize(Timestamp::now())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(store)
+    }
+
+    /// Writes the state atomically (temp file + rename), so a crash never leaves half a file.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// Assigns missing ids and defaults, and refuses seeds the live API could never be in.
+    pub fn normalize(&mut self, now: Timestamp) -> Result<(), String> {
+        normalize_kind(&mut self.channels, &mut self.next_ids, now)?;
+        normalize_kind(&mut self.lists, &mut self.next_ids, now)?;
+        // Segments share the list shape but have their own id sequence.
+        for s in &mut self.segments {
+            s.fill_defaults(now);
+        }
+        check_unique_ids(self.segments.iter().map(|s| s.id), "segments")?;
+        assign_missing(
+            &mut self.segments,
+            self.next_ids.entry("segments".into()).or_insert(1),
+        );
+        normalize_kind(&mut self.agents, &mut self.next_ids, now)?;
+        normalize_kind(&mut self.knowledge_base, &mut self.next_ids, now)?;
+        normalize_kind(&mut self.webhooks, &mut self.next_ids, now)?;
+        normalize_kind(&mut self.team, &mut self.next_ids, now)?;
+        normalize_kind(&mut self.campaigns, &mut self.next_ids, now)?;
+        if self.account.created_at == Timestamp::default() {
+            self.account.created_at = now;
+        }
+        let defaults = self.agents.iter().filter(|a| a.is_default).count();
+        if defaults > 1 {
+            return Err(format!(
+                "{defaults} agents have is_default: true; at most one agent can be the default"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The next id of a kind.
+    pub fn next_id(&mut self, kind: &str) -> u64 {
+        let next = self.next_ids.entry(kind.to_string()).or_insert(1);
+        let id = *next;
+        *next += 1;
+        id
+    }
+}
+
+fn check_unique_ids(ids: impl Iterator<Item = u64>, kind: &str) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for id in ids.filter(|id| *id != 0) {
+        if !seen.insert(id) {
+            return Err(format!(
+                "two {kind} have id {id}; ids must be unique per kind"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn assign_missing<T: HasId>(items: &mut [T], next: &mut u64) {
+    let max = items.iter().map(HasId::get).max().unwrap_or(0);
+    *next = (*next).max(max + 1);
+    for item in items.iter_mut().filter(|i| i.get() == 0) {
+        item.put(*next);
+        *next += 1;
+    }
+}
+
+/// Id access shared by [`Record`] kinds and the segment list, which reuses the list type.
+trait HasId {
+    fn get(&self) -> u64;
+    fn put(&mut self, id: u64);
+}
+
+impl<T: Record> HasId for T {
+    fn get(&self) -> u64 {
+        self.id()
+    }
+    fn put(&mut self, id: u64) {
+        self.set_id(id)
+    }
+}
+
+fn normalize_kind<T: Record>(
+    items: &mut [T],
+    next_ids: &mut BTreeMap<String, u64>,
+    now: Timestamp,
+) -> Result<(), String> {
+    check_unique_ids(items.iter().map(Record::id), T::KIND)?;
+    assign_missing(items, next_ids.entry(T::KIND.to_string()).or_insert(1));
+    for item in items.iter_mut() {
+        item.fill_defaults(now);
+    }
+    Ok(())
+}

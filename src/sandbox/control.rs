@@ -45,8 +45,9 @@ async fn add_fault(State(app): State<App>, body: axum::body::Bytes) -> Response 
         Ok(r) => r,
         Err(e) => return bad(format!("invalid fault rule: {e}")),
     };
-    match lock(&app.faults).add(rule) {
-        Ok(()) => (StatusCode::CREATED, Json(json!(&*lock(&app.faults)))).into_response(),
+    let mut faults = lock(&app.faults);
+    match faults.add(rule) {
+        Ok(()) => (StatusCode::CREATED, Json(json!(&*faults))).into_response(),
         Err(e) => bad(e),
     }
 }

@@ -114,7 +114,7 @@ async fn rate_limit_headers_count_down_and_the_next_request_is_429_with_retry_af
         assert_eq!(r.header("x-ratelimit-limit"), Some(5));
         assert_eq!(r.header("x-ratelimit-remaining"), Some(4 - i));
         let reset = r.header("x-ratelimit-reset").unwrap();
-        let now = (skyform::sandbox::clock::Timestamp::now().unix_seconds()) as i64;
+        let now = skyform::sandbox::clock::Timestamp::now().unix_seconds();
         assert!(
             (now..=now + 61).contains(&reset),
             "reset {reset} is a Unix time within the minute"

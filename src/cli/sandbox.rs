@@ -84,6 +84,8 @@ pub fn run(args: Args) -> Result<i32> {
             Error::new(ErrorKind::Usage, format!("invalid --fault `{raw}`: {e}"))
                 .with_hint(r#"a rule looks like {"method":"PUT","path":"/api/v1/team/*","count":3,"status":503}"#)
         })?;
+        rule.validate()
+            .map_err(|e| Error::new(ErrorKind::Usage, format!("invalid --fault `{raw}`: {e}")))?;
         faults.push(rule);
     }
     let config = SandboxConfig {

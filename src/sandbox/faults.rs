@@ -80,7 +80,8 @@ impl FaultRule {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Refuses rules that cannot mean anything (no action, a success status, a relative path).
+    pub fn validate(&self) -> Result<(), String> {
         if !self.path.starts_with('/') {
             return Err(format!("fault path `{}` must start with /", self.path));
         }

@@ -1,8 +1,11 @@
 //! skyform: manage a SkyLight Chat account as code.
 //!
 //! The library holds all logic; `src/main.rs` and `src/cli/` only parse arguments and call in here.
+//! Flow: `manifest` (load, resolve, check) → `resources` (one file per kind) → later `api`, `plan`, `apply`.
 
 pub mod error;
+pub mod manifest;
+pub mod resources;
 pub mod sandbox;
 
 pub use error::{Error, ErrorKind, Result};

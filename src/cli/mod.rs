@@ -1,6 +1,8 @@
 //! The command line: one file per command, each parsing its arguments into options and calling the library.
 
 mod sandbox;
+mod schema;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +19,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Load and check manifests offline: YAML, schema, references, env vars, files. No network.
+    Validate(validate::Args),
+    /// Print the manifest JSON Schema (checked in as schemas/manifest.schema.json).
+    Schema(schema::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
     Sandbox(sandbox::Args),
 }
@@ -32,6 +38,8 @@ pub fn run() -> i32 {
         }
     };
     let result = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     };
     match result {

@@ -1,0 +1,189 @@
+//! Problems found in manifests, each with its place, and how they are shown to a person:
+//!
+//! ```text
+//! agents.yaml:4:5: unknown key `sytem_prompt`
+//!     4 |     sytem_prompt: { file: prompts/sales.md }
+//!       |     ^^^^^^^^^^^^
+//!   hint: did you mean `system_prompt`?
+//! ```
+
+use super::yaml::Pos;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// None for problems of a whole file (unreadable, too large, not UTF-8).
+    pub pos: Option<Pos>,
+    /// How many characters the caret underlines.
+    pub len: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn at(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        Problem {
+            file: file.to_path_buf(),
+            pos: Some(pos),
+            len: 1,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+        Problem {
+            file: file.to_path_buf(),
+            pos: None,
+            len: 1,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn len(mut self, len: usize) -> Self {
+        self.len = len.max(1);
+        self
+    }
+
+    /// `file:line:col`, or just `file`.
+    pub fn location(&self) -> String {
+        match self.pos {
+            Some(p) => format!("{}:{}:{}", self.file.display(), p.line, p.col),
+            None => self.file.display().to_string(),
+        }
+    }
+}
+
+/// Every problem of a manifest set, with the sources needed to show the offending lines.
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub list: Vec<Problem>,
+    sources: BTreeMap<PathBuf, String>,
+}
+
+impl Problems {
+    pub fn push(&mut self, p: Problem) {
+        self.list.push(p);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Keeps a file's text so its lines can be quoted.
+    pub fn keep_source(&mut self, file: &Path, text: &str) {
+        self.sources.insert(file.to_path_buf(), text.to_string());
+    }
+
+    /// Sorted by file and position, so output is stable whatever order the checks ran in.
+    pub fn sort(&mut self) {
+        self.list.sort_by(|a, b| {
+            (&a.file, a.pos)
+                .cmp(&(&b.file, b.pos))
+                .then(a.message.cmp(&b.message))
+        });
+        self.list.dedup();
+    }
+
+    /// The text a person reads: each problem with its line and caret, then a count.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for p in &self.list {
+            let _ = writeln!(out, "{}: {}", p.location(), p.message);
+            if let (Some(pos), Some(text)) = (p.pos, self.sources.get(&p.file)) {
+                if let Some(line) = text.lines().nth((pos.line as usize).saturating_sub(1)) {
+                    let n = pos.line.to_string();
+                    let pad = " ".repeat(n.len());
+                    let shown: String = line
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                        .replace('\t', " ");
+                    let indent: String = shown
+                        .chars()
+                        .take((pos.col as usize).saturating_sub(1))
+                        .map(|_| ' ')
+                        .collect();
+                    let _ = writeln!(out, "    {n} | {shown}");
+                    let _ = writeln!(out, "    {pad} | {indent}{}", "^".repeat(p.len.min(120)));
+                }
+            }
+            if let Some(h) = &p.hint {
+                let _ = writeln!(out, "  hint: {h}");
+            }
+        }
+        let files: std::collections::BTreeSet<_> = self.list.iter().map(|p| &p.file).collect();
+        let _ = writeln!(
+            out,
+            "{} problem{} in {} file{}",
+            self.list.len(),
+            if self.list.len() == 1 { "" } else { "s" },
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
+        out
+    }
+}
+
+/// The closest of `options` to `word`, if it is close enough to be what was meant.
+pub fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    options
+        .iter()
+        .map(|o| (distance(&lower, &o.to_lowercase()), *o))
+        .filter(|(d, o)| *d <= (o.chars().count() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| o)
+}
+
+/// Damerau-Levenshtein (optimal string alignment): a swap of two letters is one edit.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_only_close_words() {
+        let keys = ["name", "system_prompt", "instruction_prompt", "is_active"];
+        assert_eq!(closest("sytem_prompt", &keys), Some("system_prompt"));
+        assert_eq!(closest("isactive", &keys), Some("is_active"));
+        assert_eq!(closest("nmae", &keys), Some("name"));
+        assert_eq!(closest("colour", &keys), None);
+    }
+}

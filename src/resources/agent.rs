@@ -1,0 +1,78 @@
+//! AI agents (`/ai-agents`). Natural key: `name`.
+//!
+//! Prompts are fields of the agent; `is_default` is realised through `set-default`.
+//! API rules that matter offline: `name` ≤ 255 characters; `response_guidelines` values are strings.
+
+use super::{Checks, Ensure, Entry, Origin, Text};
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// An AI agent. Fields left out take the API's defaults (no instruction or personality prompt,
+/// no response guidelines, active, not default).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Pins this entry to one live agent (for duplicate names, or to rename).
+    pub id: Option<u64>,
+    /// The natural key: agents are matched to live ones by name.
+    pub name: String,
+    /// `absent` deletes the live agent of this name.
+    #[serde(default)]
+    pub ensure: Ensure,
+    /// The main prompt (required).
+    pub system_prompt: Option<Text>,
+    pub instruction_prompt: Option<Text>,
+    pub personality_prompt: Option<Text>,
+    /// Formatting rules such as `language`, `tone`, `max_length`; string values.
+    pub response_guidelines: Option<IndexMap<String, String>>,
+    pub is_active: Option<bool>,
+    /// At most one agent may be the default; it is assigned to new contacts.
+    pub is_default: Option<bool>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: Origin,
+}
+
+impl Entry for AgentSpec {
+    const LABEL: &'static str = "agent";
+    const KEY_FIELD: &'static str = "name";
+
+    fn natural_key(&self) -> String {
+        self.name.clone()
+    }
+    fn id(&self) -> Option<u64> {
+        self.id
+    }
+    fn ensure(&self) -> Ensure {
+        self.ensure
+    }
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
+    }
+
+    fn check(&self, c: &mut Checks) {
+        let o = &self.origin;
+        c.short_text(o, "name", &self.name);
+        if self.ensure == Ensure::Absent {
+            return;
+        }
+        c.require(
+            o,
+            "system_prompt",
+            &self.system_prompt,
+            &format!("agent `{}`", self.name),
+        );
+        if let Some(Text::Inline(s)) = &self.system_prompt {
+            if s.trim().is_empty() {
+                c.push(o.problem(
+                    "system_prompt",
+                    "`system_prompt` is empty; the API requires a prompt",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Knowledge base entries (`/knowledge-base`). Natural key: `title`.
+//!
+//! skyform manages `text`, `website` and `product_catalog` entries; `document` and `voice` entries are
+//! created by file upload, which skyform does not do yet, so they are refused in manifests (and left
+//! unmanaged in the account). Each type has its own body field: `content`, `url`, `products`.
+
+use super::{https_problem, Checks, Ensure, Entry, Origin, Text};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KnowledgeType {
+    Text,
+    Website,
+    ProductCatalog,
+    /// Not manageable yet: needs a file upload.
+    Document,
+    /// Not manageable yet: needs a file upload.
+    Voice,
+}
+
+impl KnowledgeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KnowledgeType::Text => "text",
+            KnowledgeType::Website => "website",
+            KnowledgeType::ProductCatalog => "product_catalog",
+            KnowledgeType::Document => "document",
+            KnowledgeType::Voice => "voice",
+        }
+    }
+
+    /// The body field this type carries.
+    pub fn body_field(self) -> Option<&'static str> {
+        match self {
+            KnowledgeType::Text => Some("content"),
+            KnowledgeType::Website => Some("url"),
+            KnowledgeType::ProductCatalog => Some("products"),
+            KnowledgeType::Document | KnowledgeType::Voice => None,
+        }
+    }
+}
+
+/// A knowledge base entry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeEntrySpec {
+    /// Pins this entry to one live entry (for duplicate titles, or to rename).
+    pub id: Option<u64>,
+    /// The natural key.
+    pub title: String,
+    #[serde(default)]
+    pub ensure: Ensure,
+    /// `text`, `website` or `product_catalog`; immutable once created.
+    #[serde(rename = "type")]
+    pub kind: Option<KnowledgeType>,
+    pub description: Option<Text>,
+    pub business_description: Option<Text>,
+    /// The body of a `text` entry.
+    pub content: Option<Text>,
+    /// The https URL a `website` entry crawls.
+    pub url: Option<String>,
+    /// The products of a `product_catalog` entry.
+    pub products: Option<Vec<Product>>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub name: String,
+    pub price: Option<f64>,
+    pub description: Option<String>,
+    pub sku: Option<String>,
+}
+
+impl Entry for KnowledgeEntrySpec {
+    const LABEL: &'static str = "knowledge entry";
+    const KEY_FIELD: &'static str = "title";
+
+    fn natural_key(&self) -> String {
+        self.title.clone()
+    }
+    fn id(&self) -> Option<u64> {
+        self.id
+    }
+    fn ensure(&self) -> Ensure {
+        self.ensure
+    }
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
+    }
+
+    fn check(&self, c: &mut Checks) {
+        let o = &self.origin;
+        c.short_text(o, "title", &self.title);
+        if self.ensure == Ensure::Absent {
+            return;
+        }
+        let Some(kind) = self.kind else {
+            c.require(
+                o,
+                "type",
+                &self.kind,
+                &format!("knowledge entry `{}`", self.title),
+            );
+            return;
+        };
+        let Some(own) = kind.body_field() else {
+            c.push(
+                o.problem(
+                    "type",
+                    format!(
+                        "skyform cannot manage `{}` entries yet: they are created by file upload",
+                        kind.as_str()
+                    ),
+                )
+                .hint("remove this entry; the live entry stays in the account, unmanaged"),
+            );
+            return;
+        };
+        let present = [
+            ("content", self.content.is_some()),
+            ("url", self.url.is_some()),
+            ("products", self.products.is_some()),
+        ];
+        for (field, is_set) in present {
+            if is_set && field != own {
+                c.push(
+                    o.problem(
+                        &format!("{field}#key"),
+                        format!("`{field}` does not belong to a `{}` entry", kind.as_str()),
+                    )
+                    .hint(format!("a `{}` entry takes `{own}`", kind.as_str())),
+                );
+            }
+        }
+        if !present.iter().any(|(f, set)| *f == own && *set) {
+            c.push(
+                o.problem("type", format!("a `{}` entry needs `{own}`", kind.as_str()))
+                    .hint(format!("add `{own}:` to knowledge entry `{}`", self.title)),
+            );
+        }
+        if let Some(url) = &self.url {
+            if let Some((what, hint)) = https_problem(url) {
+                c.push(o.problem("url", format!("url `{url}` {what}")).hint(hint));
+            }
+        }
+        for (i, p) in self.products.iter().flatten().enumerate() {
+            if p.name.trim().is_empty() {
+                c.push(o.problem(&format!("products.{i}"), "a product needs a `name`"));
+            }
+            if p.price.is_some_and(|x| x < 0.0 || !x.is_finite()) {
+                c.push(o.problem(&format!("products.{i}.price"), "a price cannot be negative"));
+            }
+        }
+    }
+}

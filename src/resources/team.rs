@@ -1,0 +1,93 @@
+//! Team members (`/team`). Natural key: `email` (compared case-insensitively).
+//!
+//! `password` is write-only: sent on create, never compared, never shown. `email` cannot change.
+
+use super::{valid_email, Checks, Ensure, Entry, Origin, Secret};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Agent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberStatus {
+    Active,
+    Inactive,
+}
+
+/// A team member.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamMemberSpec {
+    /// Pins this entry to one live member.
+    pub id: Option<u64>,
+    /// The natural key and login; cannot change.
+    pub email: String,
+    #[serde(default)]
+    pub ensure: Ensure,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    /// `active` (default) or `inactive`.
+    pub status: Option<MemberStatus>,
+    /// Needed only to create the member (at least 8 characters); never compared or shown.
+    pub password: Option<Secret>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: Origin,
+}
+
+impl Entry for TeamMemberSpec {
+    const LABEL: &'static str = "team member";
+    const KEY_FIELD: &'static str = "email";
+
+    fn natural_key(&self) -> String {
+        self.email.to_lowercase()
+    }
+    fn id(&self) -> Option<u64> {
+        self.id
+    }
+    fn ensure(&self) -> Ensure {
+        self.ensure
+    }
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
+    }
+
+    fn check(&self, c: &mut Checks) {
+        let o = &self.origin;
+        if !valid_email(&self.email) {
+            c.push(
+                o.problem(
+                    "email",
+                    format!("`{}` is not a valid email address", self.email),
+                )
+                .hint("write it as name@example.com"),
+            );
+        }
+        if self.ensure == Ensure::Absent {
+            return;
+        }
+        let label = format!("team member `{}`", self.email);
+        c.require(o, "name", &self.name, &label);
+        c.require(o, "role", &self.role, &label);
+        if let Some(n) = &self.name {
+            c.short_text(o, "name", n);
+        }
+        if let Some(p) = &self.password {
+            if p.expose().chars().count() < 8 {
+                c.push(o.problem(
+                    "password",
+                    "the password is shorter than 8 characters (the API's minimum)",
+                ));
+            }
+        }
+    }
+}

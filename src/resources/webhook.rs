@@ -1,0 +1,134 @@
+//! Webhooks (`/webhooks`). Natural key: `name`.
+//!
+//! The API generates a secret on create and on `regenerate-secret` and never shows it again: skyform
+//! captures it to `--secrets-out`. `rotate_secret` is a token: changing it asks for a new secret.
+
+use super::{https_problem, Checks, Ensure, Entry, Origin};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The event catalogue the API accepts ([doc] 30 events across 9 resources; names [assumed]).
+pub const EVENTS: &[&str] = &[
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "contact.blacklisted",
+    "message.received",
+    "message.sent",
+    "message.delivered",
+    "message.read",
+    "message.failed",
+    "booking.created",
+    "booking.updated",
+    "booking.cancelled",
+    "booking.reminder",
+    "ticket.created",
+    "ticket.updated",
+    "ticket.replied",
+    "ticket.closed",
+    "campaign.started",
+    "campaign.paused",
+    "campaign.completed",
+    "campaign.cancelled",
+    "order.created",
+    "order.updated",
+    "order.cancelled",
+    "webchat.session_started",
+    "webchat.session_ended",
+    "webchat.takeover",
+    "agent.created",
+    "agent.updated",
+    "knowledge_base.updated",
+];
+
+/// A webhook.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// Pins this entry to one live webhook (for duplicate names, or to rename).
+    pub id: Option<u64>,
+    /// The natural key.
+    pub name: String,
+    #[serde(default)]
+    pub ensure: Ensure,
+    /// The https URL deliveries are sent to; usually `${VAR}`.
+    pub url: Option<String>,
+    /// Event names from the catalogue, e.g. `contact.created`; order does not matter.
+    pub events: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+    /// Any token; changing it regenerates the webhook's secret on the next apply.
+    pub rotate_secret: Option<String>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub origin: Origin,
+}
+
+impl Entry for WebhookSpec {
+    const LABEL: &'static str = "webhook";
+    const KEY_FIELD: &'static str = "name";
+
+    fn natural_key(&self) -> String {
+        self.name.clone()
+    }
+    fn id(&self) -> Option<u64> {
+        self.id
+    }
+    fn ensure(&self) -> Ensure {
+        self.ensure
+    }
+    fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    fn origin_mut(&mut self) -> &mut Origin {
+        &mut self.origin
+    }
+
+    fn check(&self, c: &mut Checks) {
+        let o = &self.origin;
+        c.short_text(o, "name", &self.name);
+        if self.ensure == Ensure::Absent {
+            return;
+        }
+        let label = format!("webhook `{}`", self.name);
+        c.require(o, "url", &self.url, &label);
+        c.require(o, "events", &self.events, &label);
+        if let Some(url) = &self.url {
+            if let Some((what, hint)) = https_problem(url) {
+                c.push(o.problem("url", format!("url `{url}` {what}")).hint(hint));
+            }
+        }
+        let events = self.events.as_deref().unwrap_or_default();
+        if self.events.is_some() && events.is_empty() {
+            c.push(o.problem(
+                "events",
+                "`events` is empty; a webhook needs at least one event",
+            ));
+        }
+        for (i, e) in events.iter().enumerate() {
+            let at = format!("events.{i}");
+            if !EVENTS.contains(&e.as_str()) {
+                let hint = match crate::manifest::problem::closest(e, EVENTS) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "the catalogue is served by GET /webhooks/events".to_string(),
+                };
+                c.push(
+                    o.problem(&at, format!("unknown event `{e}`"))
+                        .hint(hint)
+                        .len(e.chars().count()),
+                );
+            } else if events[..i].contains(e) {
+                c.push(o.problem(&at, format!("event `{e}` is listed twice")));
+            }
+        }
+        if self
+            .rotate_secret
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            c.push(o.problem(
+                "rotate_secret",
+                "`rotate_secret` is empty; use any non-empty token, e.g. a date",
+            ));
+        }
+    }
+}

@@ -308,10 +308,19 @@ impl Builder {
     }
 
     fn close(&mut self) -> Result<(), YamlError> {
-        let (node, anchor, _) = self
+        let (mut node, anchor, _) = self
             .stack
             .pop()
             .expect("the parser balances starts and ends");
+        // A block collection starts at its first item, which is where a person looks for it.
+        let first = match &node.kind {
+            Kind::Map(entries) => entries.first().map(|(k, _)| k.pos),
+            Kind::Seq(items) => items.first().map(|n| n.pos),
+            Kind::Scalar { .. } => None,
+        };
+        if let Some(first) = first {
+            node.pos = node.pos.min(first);
+        }
         self.push(node, anchor)
     }
 
@@ -476,6 +485,7 @@ impl<'de> de::Deserializer<'de> for &Node {
             Kind::Map(entries) => v.visit_map(Entries {
                 iter: entries.iter(),
                 value: None,
+                seen: Vec::new(),
             }),
         };
         r.map_err(|e: DeError| e.at(self.pos))
@@ -489,7 +499,10 @@ impl<'de> de::Deserializer<'de> for &Node {
             } if parse_bool(value).is_some() => v
                 .visit_bool(parse_bool(value).unwrap_or_default())
                 .map_err(|e: DeError| e.at(self.pos)),
-            _ => Err(self.wrong("true or false")),
+            _ => Err(DeError {
+                hint: Some("write true or false, without quotes".into()),
+                ..self.wrong("true or false")
+            }),
         }
     }
 
@@ -538,6 +551,7 @@ impl<'de> de::Deserializer<'de> for &Node {
                 .visit_map(Entries {
                     iter: entries.iter(),
                     value: None,
+                    seen: Vec::new(),
                 })
                 .map_err(|e: DeError| e.at(self.pos)),
             _ => Err(self.wrong("a mapping")),
@@ -610,6 +624,8 @@ impl<'de> SeqAccess<'de> for Items<'_> {
 struct Entries<'a> {
     iter: std::slice::Iter<'a, (Node, Node)>,
     value: Option<&'a Node>,
+    /// Keys already given: a repeated key was reported by the parser, so serde never sees it twice.
+    seen: Vec<&'a str>,
 }
 
 impl<'de> MapAccess<'de> for Entries<'_> {
@@ -618,7 +634,18 @@ impl<'de> MapAccess<'de> for Entries<'_> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        match self.iter.next() {
+        let mut next = self.iter.next();
+        while let Some((k, _)) = next {
+            match k.as_str() {
+                Some(key) if self.seen.contains(&key) => next = self.iter.next(),
+                Some(key) => {
+                    self.seen.push(key);
+                    break;
+                }
+                None => break,
+            }
+        }
+        match next {
             Some((k, v)) => {
                 self.value = Some(v);
                 seed.deserialize(k)

@@ -130,18 +130,31 @@ impl Entry for KnowledgeEntrySpec {
             ("url", self.url.is_some()),
             ("products", self.products.is_some()),
         ];
+        let has_own = present.iter().any(|(f, set)| *f == own && *set);
         for (field, is_set) in present {
             if is_set && field != own {
+                let hint = if has_own {
+                    format!(
+                        "remove `{field}:`; a `{}` entry takes only `{own}`",
+                        kind.as_str()
+                    )
+                } else {
+                    format!(
+                        "a `{}` entry takes `{own}`: replace `{field}:` with `{own}:`",
+                        kind.as_str()
+                    )
+                };
                 c.push(
                     o.problem(
                         &format!("{field}#key"),
                         format!("`{field}` does not belong to a `{}` entry", kind.as_str()),
                     )
-                    .hint(format!("a `{}` entry takes `{own}`", kind.as_str())),
+                    .hint(hint),
                 );
             }
         }
-        if !present.iter().any(|(f, set)| *f == own && *set) {
+        let foreign = present.iter().any(|(f, set)| *f != own && *set);
+        if !has_own && !foreign {
             c.push(
                 o.problem("type", format!("a `{}` entry needs `{own}`", kind.as_str()))
                     .hint(format!("add `{own}:` to knowledge entry `{}`", self.title)),

@@ -231,7 +231,7 @@ fn every_problem_is_reported_not_just_the_first() {
         "agents:\n  - name: A\n    sytem_prompt: x\nwebhooks:\n  - name: W\n    url: http://x.test\n    events: [nope]\nteam:\n  - email: bad\n    name: B\n    role: agent\n",
     )
     .unwrap();
-    let err = manifest::load(&[dir.clone()], &|_| None).unwrap_err();
+    let err = manifest::load(&[dir], &|_| None).unwrap_err();
     let lines: Vec<String> = err
         .list
         .iter()

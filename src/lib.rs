@@ -3,6 +3,7 @@
 //! The library holds all logic; `src/main.rs` and `src/cli/` only parse arguments and call in here.
 //! Flow: `manifest` (load, resolve, check) → `resources` (one file per kind) → later `api`, `plan`, `apply`.
 
+pub mod api;
 pub mod error;
 pub mod manifest;
 pub mod resources;

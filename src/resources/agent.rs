@@ -76,3 +76,42 @@ impl Entry for AgentSpec {
         }
     }
 }
+
+/// An agent as the API returns it.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct LiveAgent {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub system_prompt: String,
+    #[serde(default)]
+    pub instruction_prompt: Option<String>,
+    #[serde(default)]
+    pub personality_prompt: Option<String>,
+    #[serde(default, deserialize_with = "super::lenient::string_map")]
+    pub response_guidelines: std::collections::BTreeMap<String, String>,
+    #[serde(
+        default = "super::lenient::yes",
+        deserialize_with = "super::lenient::flag"
+    )]
+    pub is_active: bool,
+    #[serde(default, deserialize_with = "super::lenient::flag")]
+    pub is_default: bool,
+    #[serde(default, deserialize_with = "super::lenient::time")]
+    pub updated_at: Option<time::OffsetDateTime>,
+}
+
+/// `/ai-agents`: listed whole, no pagination.
+pub struct Agents;
+
+impl super::Resource for Agents {
+    const KIND: super::Kind = super::Kind::Agents;
+    const PATH: &'static str = "/ai-agents";
+    type Live = LiveAgent;
+    fn live_id(l: &LiveAgent) -> u64 {
+        l.id
+    }
+    fn live_key(l: &LiveAgent) -> String {
+        l.name.clone()
+    }
+}

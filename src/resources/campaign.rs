@@ -117,3 +117,76 @@ impl Entry for CampaignSpec {
         }
     }
 }
+
+/// A campaign as the API returns it. The list lacks `message`, the audience and `channel_id`;
+/// the single GET adds them.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct LiveCampaign {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub channel_id: Option<u64>,
+    #[serde(default)]
+    pub client_setting: Option<ClientSetting>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub contact_ids: Option<Vec<u64>>,
+    #[serde(default)]
+    pub list_ids: Option<Vec<u64>>,
+    #[serde(default)]
+    pub segment_ids: Option<Vec<u64>>,
+    #[serde(default, deserialize_with = "super::lenient::flag_default_false")]
+    pub is_new_number: bool,
+    #[serde(default)]
+    pub total_contacts: Option<u64>,
+    #[serde(default, deserialize_with = "super::lenient::time")]
+    pub started_at: Option<time::OffsetDateTime>,
+}
+
+/// The channel as the campaign list shows it.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct ClientSetting {
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+}
+
+/// The lifecycle actions, `POST /campaigns/{id}/{action}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignAction {
+    Start,
+    Pause,
+    Resume,
+    Cancel,
+}
+
+impl CampaignAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignAction::Start => "start",
+            CampaignAction::Pause => "pause",
+            CampaignAction::Resume => "resume",
+            CampaignAction::Cancel => "cancel",
+        }
+    }
+}
+
+/// `/campaigns`: paginated.
+pub struct Campaigns;
+
+impl super::Resource for Campaigns {
+    const KIND: super::Kind = super::Kind::Campaigns;
+    const PATH: &'static str = "/campaigns";
+    type Live = LiveCampaign;
+    fn live_id(l: &LiveCampaign) -> u64 {
+        l.id
+    }
+    fn live_key(l: &LiveCampaign) -> String {
+        l.name.clone()
+    }
+}

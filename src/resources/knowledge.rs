@@ -175,3 +175,56 @@ impl Entry for KnowledgeEntrySpec {
         }
     }
 }
+
+/// A knowledge entry as the API returns it. List items carry no body; the single GET adds it.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct LiveKnowledgeEntry {
+    pub id: u64,
+    pub title: String,
+    /// Kept as text: a type the API adds later must not break reading the list.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub business_description: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "super::lenient::time")]
+    pub embedding_updated_at: Option<time::OffsetDateTime>,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub products: Option<Vec<LiveProduct>>,
+    #[serde(default)]
+    pub file_name: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct LiveProduct {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, deserialize_with = "super::lenient::number")]
+    pub price: Option<f64>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub sku: Option<String>,
+}
+
+/// `/knowledge-base`: paginated, bodies only in the single GET.
+pub struct KnowledgeBase;
+
+impl super::Resource for KnowledgeBase {
+    const KIND: super::Kind = super::Kind::KnowledgeBase;
+    const PATH: &'static str = "/knowledge-base";
+    type Live = LiveKnowledgeEntry;
+    fn live_id(l: &LiveKnowledgeEntry) -> u64 {
+        l.id
+    }
+    fn live_key(l: &LiveKnowledgeEntry) -> String {
+        l.title.clone()
+    }
+}

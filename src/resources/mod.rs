@@ -297,3 +297,159 @@ pub fn https_problem(url: &str) -> Option<(&'static str, &'static str)> {
 pub fn display(p: &Path) -> String {
     p.display().to_string()
 }
+
+// ------------------------------------------------------------------ live objects, as the API returns them
+
+/// One kind as the API serves it: where it lives, what a live object looks like, how it is keyed.
+/// The API client is generic over this, so a new kind needs only its own file here.
+pub trait Resource: Send + Sync + 'static {
+    const KIND: Kind;
+    /// The collection path under the base URL, e.g. `/ai-agents`.
+    const PATH: &'static str;
+    /// The create answer carries a secret shown only then (webhooks).
+    const HAS_SECRET: bool = false;
+    type Live: serde::de::DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static;
+    fn live_id(live: &Self::Live) -> u64;
+    /// The natural key of a live object, compared as the manifests' `natural_key`.
+    fn live_key(live: &Self::Live) -> String;
+}
+
+/// Timestamps in either documented form (`...Z` or `...+03:00`); anything unreadable is treated as absent
+/// rather than failing the whole response.
+pub mod lenient {
+    use serde::{Deserialize, Deserializer};
+    use std::collections::BTreeMap;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    pub fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+        let raw = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(raw
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .and_then(parse_time))
+    }
+
+    /// RFC 3339, or the same without an offset (read as UTC).
+    pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .ok()
+            .or_else(|| OffsetDateTime::parse(&format!("{}Z", s.replace(' ', "T")), &Rfc3339).ok())
+    }
+
+    /// A map of strings where a server may send numbers or booleans (`max_length: 600`); null is empty.
+    pub fn string_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        let raw =
+            Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+        Ok(raw
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect())
+    }
+
+    /// A number that may arrive as a string (`"189.00"`).
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        let raw = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(match raw {
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    /// A flag that may arrive as `true`, `1` or `"1"`.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let raw = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(match raw {
+            Some(serde_json::Value::Bool(b)) => b,
+            Some(serde_json::Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+            Some(serde_json::Value::String(s)) => matches!(s.as_str(), "1" | "true" | "active"),
+            _ => false,
+        })
+    }
+
+    /// Like [`flag`], absent or null meaning false.
+    pub fn flag_default_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let raw = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(match raw {
+            Some(serde_json::Value::Null) | None => false,
+            Some(v) => flag(v).unwrap_or(false),
+        })
+    }
+
+    pub fn yes() -> bool {
+        true
+    }
+}
+
+/// The read-only lookups campaigns are resolved against.
+pub mod lookup {
+    use super::lenient;
+    use serde::Deserialize;
+    use time::OffsetDateTime;
+
+    /// A messaging channel (`GET /account/channels`); its id is a campaign's `channel_id`.
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    pub struct Channel {
+        pub id: u64,
+        #[serde(rename = "type", default)]
+        pub kind: String,
+        #[serde(default)]
+        pub username: String,
+        #[serde(default = "lenient::yes", deserialize_with = "lenient::flag")]
+        pub is_connected: bool,
+    }
+
+    /// A contact list or a segment.
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    pub struct ContactList {
+        pub id: u64,
+        pub name: String,
+        #[serde(default)]
+        pub contacts_count: Option<u64>,
+        #[serde(default, deserialize_with = "lenient::time")]
+        pub created_at: Option<OffsetDateTime>,
+    }
+
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    pub struct Account {
+        pub id: u64,
+        #[serde(default)]
+        pub name: String,
+        #[serde(default)]
+        pub status: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    pub struct Limit {
+        pub max: Option<u64>,
+        pub used: Option<u64>,
+    }
+
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    pub struct Subscription {
+        #[serde(default)]
+        pub plan: Option<String>,
+        #[serde(default)]
+        pub limits: std::collections::BTreeMap<String, Limit>,
+    }
+
+    /// One entry of the webhook event catalogue.
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    pub struct WebhookEvent {
+        pub name: String,
+        #[serde(default)]
+        pub resource: Option<String>,
+    }
+
+    /// `GET /knowledge-base/{id}/status`.
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    pub struct KnowledgeStatus {
+        pub status: String,
+        #[serde(default)]
+        pub pages_crawled: Option<u64>,
+    }
+}

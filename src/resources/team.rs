@@ -91,3 +91,31 @@ impl Entry for TeamMemberSpec {
         }
     }
 }
+
+/// A team member as the API returns it (list items carry no timestamps).
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct LiveTeamMember {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    pub email: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// `/team`: paginated.
+pub struct Team;
+
+impl super::Resource for Team {
+    const KIND: super::Kind = super::Kind::Team;
+    const PATH: &'static str = "/team";
+    type Live = LiveTeamMember;
+    fn live_id(l: &LiveTeamMember) -> u64 {
+        l.id
+    }
+    fn live_key(l: &LiveTeamMember) -> String {
+        l.email.to_lowercase()
+    }
+}

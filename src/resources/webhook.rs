@@ -132,3 +132,37 @@ impl Entry for WebhookSpec {
         }
     }
 }
+
+/// A webhook as the API returns it (never with its secret, except on create and rotation).
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct LiveWebhook {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(
+        default = "super::lenient::yes",
+        deserialize_with = "super::lenient::flag"
+    )]
+    pub is_active: bool,
+    #[serde(default, deserialize_with = "super::lenient::time")]
+    pub updated_at: Option<time::OffsetDateTime>,
+}
+
+/// `/webhooks`: unpaginated in the newer docs, paginated in the older; both are read.
+pub struct Webhooks;
+
+impl super::Resource for Webhooks {
+    const KIND: super::Kind = super::Kind::Webhooks;
+    const PATH: &'static str = "/webhooks";
+    const HAS_SECRET: bool = true;
+    type Live = LiveWebhook;
+    fn live_id(l: &LiveWebhook) -> u64 {
+        l.id
+    }
+    fn live_key(l: &LiveWebhook) -> String {
+        l.name.clone()
+    }
+}

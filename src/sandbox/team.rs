@@ -145,11 +145,9 @@ fn check_password(c: &mut Check, presence: Presence) {
 async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> {
     let body = parse_object(&body)?;
     let mut c = Check::new(&body);
+    let mut store = app.store();
     let name = c.text("name", Presence::Required, 255);
     let email = c.text("email", Presence::Required, 255);
-    let role = c.one_of("role", Presence::Required, ROLES);
-    check_password(&mut c, Presence::Required);
-    let mut store = app.store();
     if let Some(e) = &email {
         if !valid_email(e) {
             c.errors
@@ -158,6 +156,8 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
             c.errors.add("email", "The email has already been taken.");
         }
     }
+    let role = c.one_of("role", Presence::Required, ROLES);
+    check_password(&mut c, Presence::Required);
     c.done()?;
     let max = store.subscription.team_members_max;
     if store.team.len() as u64 >= max {

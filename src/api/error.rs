@@ -1,0 +1,112 @@
+//! What went wrong with one API request: which request, what the API said, and whether retrying is safe.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The API answered with an error status.
+    Status(u16),
+    /// No answer in time: the request may or may not have been executed.
+    Timeout,
+    /// The connection could not be opened: the request was not sent.
+    Connect,
+    /// The connection broke after sending: the request may or may not have been executed.
+    Dropped,
+    /// The answer could not be read as the contract says.
+    Decode,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub method: String,
+    /// The path under the base URL, e.g. `/webhooks/3` (never the key, never the host's credentials).
+    pub path: String,
+    pub failure: Failure,
+    /// The API's `message`, or what the transport saw.
+    pub message: String,
+    /// Laravel-style `errors` of a 422: field → messages.
+    pub field_errors: Vec<(String, Vec<String>)>,
+    /// Seconds to wait, from a 429's body, `Retry-After` or `X-RateLimit-Reset`.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self.failure {
+            Failure::Status(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Safe and useful to try again for an idempotent request (GET, PUT, DELETE).
+    pub fn is_transient(&self) -> bool {
+        match self.failure {
+            Failure::Status(s) => s >= 500,
+            Failure::Timeout | Failure::Connect | Failure::Dropped => true,
+            Failure::Decode => false,
+        }
+    }
+
+    /// A POST that failed this way may have been executed: look before trying again.
+    pub fn is_ambiguous(&self) -> bool {
+        match self.failure {
+            Failure::Status(s) => s >= 500,
+            Failure::Timeout | Failure::Dropped => true,
+            Failure::Connect | Failure::Decode => false,
+        }
+    }
+
+    pub(crate) fn decode(method: &str, path: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            method: method.into(),
+            path: path.into(),
+            failure: Failure::Decode,
+            message: message.into(),
+            field_errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ", self.method, self.path)?;
+        match self.failure {
+            Failure::Status(s) => write!(f, "answered {s}: {}", self.message)?,
+            Failure::Timeout => write!(f, "timed out: {}", self.message)?,
+            Failure::Connect => write!(f, "could not connect: {}", self.message)?,
+            Failure::Dropped => write!(f, "lost its connection: {}", self.message)?,
+            Failure::Decode => write!(f, "gave an unreadable answer: {}", self.message)?,
+        }
+        for (field, messages) in &self.field_errors {
+            write!(f, "\n  {field}: {}", messages.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for crate::Error {
+    fn from(e: ApiError) -> Self {
+        let hint = match e.failure {
+            Failure::Status(401) => Some("check SKYLIGHT_API_KEY: the API did not accept it"),
+            Failure::Status(403) => {
+                Some("the account is inactive, or this machine is not on its origin allow-list")
+            }
+            Failure::Status(429) => {
+                Some("the key's rate limit was exhausted; lower --rate-share or try again later")
+            }
+            Failure::Connect => Some("check --api-url / SKYLIGHT_API_URL and the network"),
+            Failure::Timeout | Failure::Dropped => {
+                Some("the request may or may not have been executed; re-run plan to see")
+            }
+            _ => None,
+        };
+        let err = crate::Error::new(crate::ErrorKind::Api, e.to_string());
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! The SkyLight API client: one HTTP client (reqwest + rustls) in layers — auth, pacing, retries,
+//! pagination (`transport.rs`, `pacer.rs`) — behind two types:
+//!
+//! - [`ReadClient`]: lists, gets and lookups. It has no method that sends a POST, PUT or DELETE, so a
+//!   `plan` holding one cannot change the account:
+//!
+//!   ```compile_fail,E0599
+//!   # async fn plan(client: skyform::api::ReadClient) {
+//!   client.delete::<skyform::resources::agent::Agents>(1).await; // no such method on ReadClient
+//!   # }
+//!   ```
+//!
+//! - [`WriteClient`]: everything a ReadClient does (it derefs to one), plus create, update, delete and the
+//!   actions. The same call compiles there:
+//!
+//!   ```no_run
+//!   # async fn apply(client: skyform::api::WriteClient) {
+//!   client.delete::<skyform::resources::agent::Agents>(1).await.unwrap();
+//!   # }
+//!   ```
+//!
+//! The API key is an [`ApiKey`]: it prints as `(redacted)` everywhere.
+
+mod error;
+pub mod pacer;
+mod transport;
+
+pub use error::{ApiError, Failure};
+pub use pacer::PacerConfig;
+
+use crate::resources::campaign::{CampaignAction, Campaigns, LiveCampaign};
+use crate::resources::lookup::{
+    Account, Channel, ContactList, KnowledgeStatus, Subscription, WebhookEvent,
+};
+use crate::resources::webhook::{LiveWebhook, Webhooks};
+use crate::resources::{Resource, Secret};
+use crate::{Error, ErrorKind};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use transport::{Retry, Transport};
+
+/// The public API's base URL.
+pub const DEFAULT_BASE_URL: &str = "https://dashboard.skylightchat.com/api/v1";
+pub const KEY_VAR: &str = "SKYLIGHT_API_KEY";
+pub const URL_VAR: &str = "SKYLIGHT_API_URL";
+
+/// The API key. `Debug` and `Display` never show it; only the request header sees it.
+#[derive(Clone)]
+pub struct ApiKey(Arc<str>);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(Arc::from(key.into().trim()))
+    }
+
+    fn header(&self) -> reqwest::header::HeaderValue {
+        let mut v = reqwest::header::HeaderValue::from_str(&self.0)
+            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("invalid-key"));
+        v.set_sensitive(true);
+        v
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(redacted)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(redacted)")
+    }
+}
+
+/// How to reach the API and how hard to use it.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub base_url: String,
+    pub key: ApiKey,
+    pub pacing: PacerConfig,
+    /// Requests in flight at once.
+    pub parallelism: usize,
+    /// Per request.
+    pub timeout: Duration,
+    /// Tries per request, the first included.
+    pub max_attempts: u32,
+    /// The first backoff step; doubles each retry, with jitter.
+    pub retry_base: Duration,
+}
+
+impl ApiConfig {
+    pub fn new(base_url: impl Into<String>, key: ApiKey) -> Self {
+        ApiConfig {
+            base_url: base_url.into(),
+            key,
+            pacing: PacerConfig::default(),
+            parallelism: 4,
+            timeout: Duration::from_secs(30),
+            max_attempts: 5,
+            retry_base: Duration::from_millis(250),
+        }
+    }
+
+    /// The base URL from `--api-url`, else `SKYLIGHT_API_URL`, else the public one; the key from
+    /// `SKYLIGHT_API_KEY` (never a flag: flags land in shell history and CI logs).
+    pub fn from_env(api_url: Option<&str>, env: crate::manifest::Env) -> Result<Self, Error> {
+        let base = api_url
+            .map(str::to_string)
+            .or_else(|| env(URL_VAR))
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        check_base_url(&base)?;
+        let key = env(KEY_VAR).filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+            Error::new(ErrorKind::Usage, format!("{KEY_VAR} is not set: skyform needs the account's API key"))
+                .with_hint(format!("export {KEY_VAR}=... (from the SkyLight dashboard), or try it on the sandbox with --sandbox"))
+        })?;
+        Ok(ApiConfig::new(base, ApiKey::new(key)))
+    }
+}
+
+/// `https://` anywhere; plain `http://` only to this machine.
+pub fn check_base_url(base: &str) -> Result<(), Error> {
+    let url = reqwest::Url::parse(base).map_err(|e| {
+        Error::new(ErrorKind::Usage, format!("`{base}` is not a URL ({e})"))
+            .with_hint(format!("the API URL looks like {DEFAULT_BASE_URL}"))
+    })?;
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(Error::new(
+            ErrorKind::Refused,
+            format!(
+                "refusing plain http:// to {}: the API key would travel unencrypted",
+                url.host_str().unwrap_or("?")
+            ),
+        )
+        .with_hint("use https://, or http:// only to 127.0.0.1/localhost (the sandbox)")),
+        other => Err(Error::new(
+            ErrorKind::Usage,
+            format!("unsupported URL scheme `{other}` in `{base}`"),
+        )
+        .with_hint("use https://")),
+    }
+}
+
+/// Something the client did that a person may want to see at `-v`. Never contains the key.
+#[derive(Debug, Clone)]
+pub enum ClientEvent {
+    Retry {
+        method: String,
+        path: String,
+        attempt: u32,
+        cause: String,
+        wait: Duration,
+    },
+    Throttled {
+        method: String,
+        path: String,
+        wait: Duration,
+    },
+    /// A create failed ambiguously; the kind was re-read to look for the object.
+    CheckingCreate {
+        path: String,
+        key: String,
+        cause: String,
+    },
+    /// ... and it had been created: adopted instead of created again.
+    Adopted { path: String, key: String, id: u64 },
+}
+
+impl fmt::Display for ClientEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientEvent::Retry {
+                method,
+                path,
+                attempt,
+                cause,
+                wait,
+            } => {
+                write!(
+                    f,
+                    "retry: {method} {path} attempt {attempt} failed ({cause}); next try in {} ms",
+                    wait.as_millis()
+                )
+            }
+            ClientEvent::Throttled { method, path, wait } => {
+                write!(
+                    f,
+                    "rate limited: {method} {path}: waiting {} s as the API asked",
+                    wait.as_secs()
+                )
+            }
+            ClientEvent::CheckingCreate { path, key, cause } => {
+                write!(f, "create of `{key}` at {path} failed ambiguously ({cause}); re-reading to look for it")
+            }
+            ClientEvent::Adopted { path, key, id } => write!(
+                f,
+                "`{key}` had been created at {path} (id {id}); adopting it"
+            ),
+        }
+    }
+}
+
+pub type EventSink = Arc<dyn Fn(&ClientEvent) + Send + Sync>;
+
+/// Counters for summaries and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// HTTP requests sent (every try counts).
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    /// 429 answers met.
+    pub throttled: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub retries: u64,
+    pub throttled: u64,
+}
+
+/// A read-only client: the type `plan` gets. It cannot send a mutating request.
+#[derive(Clone)]
+pub struct ReadClient {
+    t: Arc<Transport>,
+}
+
+impl fmt::Debug for ReadClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadClient")
+            .field("base", &self.t.base)
+            .field("key", &self.t.key)
+            .finish()
+    }
+}
+
+fn parse<T: DeserializeOwned>(method: &str, path: &str, v: Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| {
+        ApiError::decode(
+            method,
+            path,
+            format!("not the shape the contract gives: {e}"),
+        )
+    })
+}
+
+impl ReadClient {
+    pub fn new(config: ApiConfig) -> Result<Self, Error> {
+        Self::with_events(config, None)
+    }
+
+    /// With a sink for retries, throttling and adoptions (shown at `-v`).
+    pub fn with_events(config: ApiConfig, events: Option<EventSink>) -> Result<Self, Error> {
+        check_base_url(&config.base_url)?;
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("skyform/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot build the HTTP client: {e}")))?;
+        let t = Transport {
+            http,
+            base: config.base_url.trim_end_matches('/').to_string(),
+            key: config.key,
+            pacer: pacer::Pacer::new(config.pacing),
+            permits: tokio::sync::Semaphore::new(config.parallelism.max(1)),
+            max_attempts: config.max_attempts.max(1),
+            retry_base: config.retry_base,
+            stats: Stats::default(),
+            events,
+        };
+        Ok(ReadClient { t: Arc::new(t) })
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        let s = &self.t.stats;
+        StatsSnapshot {
+            requests: s.requests.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            throttled: s.throttled.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Requests per window this client allows itself (share × limit, as last learned).
+    pub fn budget(&self) -> u32 {
+        self.t.pacer.budget()
+    }
+
+    async fn get_value(&self, path: &str) -> Result<Value, ApiError> {
+        Ok(self
+            .t
+            .call(Method::GET, path, &[], None, Retry::Idempotent)
+            .await?
+            .data)
+    }
+
+    async fn list_of<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
+        self.t
+            .list_all(path)
+            .await?
+            .into_iter()
+            .map(|v| parse("GET", path, v))
+            .collect()
+    }
+
+    /// Every object of a kind (all pages).
+    pub async fn list<R: Resource>(&self) -> Result<Vec<R::Live>, ApiError> {
+        self.list_of(R::PATH).await
+    }
+
+    /// One object, with the fields only the single GET has (knowledge bodies, campaign messages).
+    pub async fn get<R: Resource>(&self, id: u64) -> Result<R::Live, ApiError> {
+        let path = format!("{}/{id}", R::PATH);
+        parse("GET", &path, self.get_value(&path).await?)
+    }
+
+    pub async fn knowledge_status(&self, id: u64) -> Result<KnowledgeStatus, ApiError> {
+        let path = format!("/knowledge-base/{id}/status");
+        parse("GET", &path, self.get_value(&path).await?)
+    }
+
+    pub async fn channels(&self) -> Result<Vec<Channel>, ApiError> {
+        self.list_of("/account/channels").await
+    }
+
+    pub async fn contact_lists(&self) -> Result<Vec<ContactList>, ApiError> {
+        self.list_of("/contacts/lists").await
+    }
+
+    pub async fn segments(&self) -> Result<Vec<ContactList>, ApiError> {
+        self.list_of("/contacts/segments").await
+    }
+
+    pub async fn webhook_events(&self) -> Result<Vec<WebhookEvent>, ApiError> {
+        self.list_of("/webhooks/events").await
+    }
+
+    pub async fn account(&self) -> Result<Account, ApiError> {
+        parse("GET", "/account", self.get_value("/account").await?)
+    }
+
+    pub async fn subscription(&self) -> Result<Subscription, ApiError> {
+        parse(
+            "GET",
+            "/account/subscription",
+            self.get_value("/account/subscription").await?,
+        )
+    }
+}
+
+/// What a create returned.
+#[derive(Debug, Clone)]
+pub struct Created<L> {
+    pub live: L,
+    /// Webhooks: the signing secret, shown by the API only now.
+    pub secret: Option<Secret>,
+    /// The create's answer was lost, and the object was found and adopted instead of created again.
+    pub adopted: bool,
+}
+
+/// A client that can change the account: the type `apply` gets.
+#[derive(Clone, Debug)]
+pub struct WriteClient {
+    read: ReadClient,
+}
+
+impl std::ops::Deref for WriteClient {
+    type Target = ReadClient;
+    fn deref(&self) -> &ReadClient {
+        &self.read
+    }
+}
+
+fn take_secret(data: &mut Value) -> Option<Secret> {
+    match data.as_object_mut()?.remove("secret")? {
+        Value::String(s) => Some(Secret::new(s)),
+        _ => None,
+    }
+}
+
+impl WriteClient {
+    pub fn new(config: ApiConfig) -> Result<Self, Error> {
+        Ok(WriteClient {
+            read: ReadClient::new(config)?,
+        })
+    }
+
+    pub fn with_events(config: ApiConfig, events: Option<EventSink>) -> Result<Self, Error> {
+        Ok(WriteClient {
+            read: ReadClient::with_events(config, events)?,
+        })
+    }
+
+    fn t(&self) -> &Transport {
+        &self.read.t
+    }
+
+    fn emit(&self, e: ClientEvent) {
+        if let Some(sink) = &self.t().events {
+            sink(&e);
+        }
+    }
+
+    /// Creates an object whose natural key is `key`. A POST that failed ambiguously (timeout, dropped
+    /// connection, 5xx) is never repeated blindly: the kind is re-read, and an object with that key is adopted
+    /// as the result (the plan guarantees none existed before). Only when it is absent is the POST sent again.
+    pub async fn create<R: Resource>(
+        &self,
+        key: &str,
+        body: &impl Serialize,
+    ) -> Result<Created<R::Live>, ApiError> {
+        let body = serde_json::to_value(body)
+            .map_err(|e| ApiError::decode("POST", R::PATH, e.to_string()))?;
+        let max = self.t().max_attempts;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self
+                .t()
+                .call(Method::POST, R::PATH, &[], Some(&body), Retry::Never)
+                .await
+            {
+                Ok(answer) => {
+                    let mut data = answer.data;
+                    let secret = take_secret(&mut data);
+                    return Ok(Created {
+                        live: parse("POST", R::PATH, data)?,
+                        secret,
+                        adopted: false,
+                    });
+                }
+                Err(e) if e.is_ambiguous() => e,
+                Err(e) => return Err(e),
+            };
+            self.emit(ClientEvent::CheckingCreate {
+                path: R::PATH.into(),
+                key: key.into(),
+                cause: err.to_string(),
+            });
+            // Give a slow server the time to finish what it may still be doing before looking.
+            tokio::time::sleep(self.t().backoff(attempt)).await;
+            let found: Vec<R::Live> = self
+                .list::<R>()
+                .await?
+                .into_iter()
+                .filter(|l| R::live_key(l) == key)
+                .collect();
+            match found.len() {
+                0 if attempt < max => continue,
+                0 => return Err(err),
+                1 => {
+                    let live = found.into_iter().next().expect("one was found");
+                    let id = R::live_id(&live);
+                    self.emit(ClientEvent::Adopted {
+                        path: R::PATH.into(),
+                        key: key.into(),
+                        id,
+                    });
+                    // The secret was in the lost answer: rotate to get one we can hand over.
+                    let secret = if R::HAS_SECRET {
+                        Some(
+                            self.regenerate_secret_at(&format!(
+                                "{}/{id}/regenerate-secret",
+                                R::PATH
+                            ))
+                            .await?
+                            .1,
+                        )
+                    } else {
+                        None
+                    };
+                    return Ok(Created {
+                        live,
+                        secret,
+                        adopted: true,
+                    });
+                }
+                n => {
+                    let mut e = err;
+                    e.message = format!(
+                        "{}; afterwards {n} objects with the key `{key}` exist, so skyform cannot tell which it created: pin one with `id:`",
+                        e.message
+                    );
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// PUT with every managed field.
+    pub async fn update<R: Resource>(
+        &self,
+        id: u64,
+        body: &impl Serialize,
+    ) -> Result<R::Live, ApiError> {
+        let path = format!("{}/{id}", R::PATH);
+        let body = serde_json::to_value(body)
+            .map_err(|e| ApiError::decode("PUT", &path, e.to_string()))?;
+        let answer = self
+            .t()
+            .call(Method::PUT, &path, &[], Some(&body), Retry::Idempotent)
+            .await?;
+        parse("PUT", &path, answer.data)
+    }
+
+    /// DELETE; a 404 after a retry means an earlier try did it.
+    pub async fn delete<R: Resource>(&self, id: u64) -> Result<(), ApiError> {
+        let path = format!("{}/{id}", R::PATH);
+        self.t()
+            .call(Method::DELETE, &path, &[], None, Retry::Idempotent)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn set_default_agent(
+        &self,
+        id: u64,
+    ) -> Result<crate::resources::agent::LiveAgent, ApiError> {
+        let path = format!("/ai-agents/{id}/set-default");
+        let answer = self
+            .t()
+            .call(Method::POST, &path, &[], None, Retry::Idempotent)
+            .await?;
+        parse("POST", &path, answer.data)
+    }
+
+    async fn regenerate_secret_at(&self, path: &str) -> Result<(LiveWebhook, Secret), ApiError> {
+        // Repeating a rotation is harmless: the last secret answered is the one that counts.
+        let mut data = self
+            .t()
+            .call(Method::POST, path, &[], None, Retry::Idempotent)
+            .await?
+            .data;
+        let secret = take_secret(&mut data)
+            .ok_or_else(|| ApiError::decode("POST", path, "no `secret` in the answer"))?;
+        Ok((parse("POST", path, data)?, secret))
+    }
+
+    /// A new signing secret for a webhook.
+    pub async fn regenerate_webhook_secret(
+        &self,
+        id: u64,
+    ) -> Result<(LiveWebhook, Secret), ApiError> {
+        self.regenerate_secret_at(&format!("{}/{id}/regenerate-secret", Webhooks::PATH))
+            .await
+    }
+
+    /// start, pause, resume or cancel. If a retried action is refused (422) because an earlier try already
+    /// moved the campaign, the campaign is re-read and the action counts as done when it is where it should be.
+    pub async fn campaign_action(
+        &self,
+        id: u64,
+        action: CampaignAction,
+    ) -> Result<LiveCampaign, ApiError> {
+        let path = format!("{}/{id}/{}", Campaigns::PATH, action.as_str());
+        let before = self.stats().retries;
+        match self
+            .t()
+            .call(Method::POST, &path, &[], None, Retry::Idempotent)
+            .await
+        {
+            Ok(answer) => parse("POST", &path, answer.data),
+            Err(e) if e.status() == Some(422) && self.stats().retries > before => {
+                let live = self.get::<Campaigns>(id).await?;
+                let target = match action {
+                    CampaignAction::Start | CampaignAction::Resume => "running",
+                    CampaignAction::Pause => "paused",
+                    CampaignAction::Cancel => "cancelled",
+                };
+                if live.status == target {
+                    Ok(live)
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The client in layers, each readable on its own:
+//! 1. `exchange`: one HTTP request with the key, paced, bounded in concurrency, its answer unwrapped from
+//!    the envelope (or turned into an [`ApiError`]);
+//! 2. `call`: retries — 429s waited out, transient failures of idempotent requests retried with backoff;
+//! 3. `list_all`: pagination over `meta`.
+//!
+//! The ambiguous-POST rule lives with `create` in `mod.rs`, because it needs the resource's natural key.
+
+use super::error::{ApiError, Failure};
+use super::pacer::{Pacer, RateHeaders};
+use super::{ApiKey, ClientEvent, EventSink, Stats};
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+
+/// How many 429s one request waits out before giving up.
+const MAX_THROTTLED: u32 = 10;
+
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub key: ApiKey,
+    pub pacer: Pacer,
+    pub permits: Semaphore,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    pub stats: Stats,
+    pub events: Option<EventSink>,
+}
+
+/// A successful answer, unwrapped from the envelope.
+pub(crate) struct Answer {
+    pub data: Value,
+    pub meta: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// GET, PUT, DELETE and actions whose repetition is harmless: retry transient failures.
+    Idempotent,
+    /// POST creates: never repeated here (the caller looks before it retries).
+    Never,
+}
+
+impl Transport {
+    fn emit(&self, event: ClientEvent) {
+        if let Some(sink) = &self.events {
+            sink(&event);
+        }
+    }
+
+    /// One request and its answer.
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.pacer.acquire().await;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("X-Api-Key", self.key.header());
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let fail = |failure, message: String| ApiError {
+            method: method.to_string(),
+            path: path.to_string(),
+            failure,
+            message,
+            field_errors: Vec::new(),
+            retry_after: None,
+        };
+        let res = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.pacer.observe(None, Instant::now());
+                let failure = if e.is_timeout() {
+                    Failure::Timeout
+                } else if e.is_connect() {
+                    Failure::Connect
+                } else {
+                    Failure::Dropped
+                };
+                return Err(fail(failure, transport_cause(&e)));
+            }
+        };
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        self.pacer
+            .observe(Some(rate_headers(&headers)), Instant::now());
+        let bytes = match res.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let failure = if e.is_timeout() {
+                    Failure::Timeout
+                } else {
+                    Failure::Dropped
+                };
+                return Err(fail(failure, transport_cause(&e)));
+            }
+        };
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => v,
+                Err(_) if status >= 400 => Value::Null,
+                Err(e) => return Err(fail(Failure::Decode, format!("not JSON ({e})"))),
+            }
+        };
+        let failed = status >= 400 || body.get("success") == Some(&Value::Bool(false));
+        if failed {
+            let mut err = fail(
+                Failure::Status(status),
+                body.get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| reason(status), str::to_string),
+            );
+            if let Some(Value::Object(fields)) = body.get("errors") {
+                err.field_errors = fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let msgs = match v {
+                            Value::Array(a) => a
+                                .iter()
+                                .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string))
+                                .collect(),
+                            other => vec![other
+                                .as_str()
+                                .map_or_else(|| other.to_string(), str::to_string)],
+                        };
+                        (k.clone(), msgs)
+                    })
+                    .collect();
+            }
+            if status == 429 {
+                err.retry_after = Some(retry_after(&body, &headers));
+            }
+            return Err(err);
+        }
+        let meta = body.get("meta").and_then(|m| {
+            Some((
+                number(m.get("current_page")?)?,
+                number(m.get("last_page")?)?,
+            ))
+        });
+        let data = match body {
+            Value::Object(mut o) if o.contains_key("data") => {
+                o.remove("data").unwrap_or(Value::Null)
+            }
+            other => other,
+        };
+        Ok(Answer { data, meta })
+    }
+
+    /// A request with retries: 429s waited out (they were not executed), transient failures retried for
+    /// idempotent requests with exponential backoff and jitter, at most `max_attempts` tries.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<Answer, ApiError> {
+        let mut attempt = 0;
+        let mut throttled = 0;
+        loop {
+            attempt += 1;
+            let err = match self.exchange(&method, path, query, body).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => e,
+            };
+            if err.status() == Some(429) && throttled < MAX_THROTTLED {
+                throttled += 1;
+                attempt -= 1;
+                let wait = Duration::from_secs(err.retry_after.unwrap_or(1));
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                self.pacer.pause(wait, Instant::now());
+                self.emit(ClientEvent::Throttled {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    wait,
+                });
+                continue;
+            }
+            if method == Method::DELETE && err.status() == Some(404) && attempt > 1 {
+                // An earlier try deleted it and its answer was lost.
+                return Ok(Answer {
+                    data: Value::Null,
+                    meta: None,
+                });
+            }
+            let retryable = retry == Retry::Idempotent || err.failure == Failure::Connect;
+            if retryable && err.is_transient() && attempt < self.max_attempts {
+                let wait = self.backoff(attempt);
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                self.emit(ClientEvent::Retry {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    attempt,
+                    cause: err.to_string(),
+                    wait,
+                });
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(err);
+        }
+    }
+
+    /// Exponential backoff with jitter: half the step fixed, half random.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let step = self
+            .retry_base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+            .min(Duration::from_secs(10));
+        step / 2 + step.mul_f64(jitter() / 2.0)
+    }
+
+    /// Every item of a list, following `meta` pages; an answer without `meta` is the whole list.
+    pub async fn list_all(&self, path: &str) -> Result<Vec<Value>, ApiError> {
+        let mut items = Vec::new();
+        let mut page = 1u64;
+        loop {
+            let query = [("per_page", "100".to_string()), ("page", page.to_string())];
+            let answer = self
+                .call(Method::GET, path, &query, None, Retry::Idempotent)
+                .await?;
+            match answer.data {
+                Value::Array(a) => items.extend(a),
+                other => {
+                    return Err(ApiError::decode(
+                        "GET",
+                        path,
+                        format!("expected a list, got {}", kind_of(&other)),
+                    ));
+                }
+            }
+            match answer.meta {
+                Some((current, last)) if current < last && current >= page => page = current + 1,
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Object(_) => "an object",
+        Value::Array(_) => "a list",
+        _ => "a plain value",
+    }
+}
+
+fn reason(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("error")
+        .to_string()
+}
+
+/// reqwest's error chain, without the URL (it names the host, which is fine, but the chain is clearer).
+fn transport_cause(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+fn number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn rate_headers(h: &HeaderMap) -> RateHeaders {
+    RateHeaders {
+        limit: header_u64(h, "x-ratelimit-limit").map(|v| v as u32),
+        remaining: header_u64(h, "x-ratelimit-remaining").map(|v| v as u32),
+        reset: header_u64(h, "x-ratelimit-reset"),
+    }
+}
+
+/// How long a 429 says to wait: `retry_after` in the body, else `Retry-After`, else until `X-RateLimit-Reset`.
+fn retry_after(body: &Value, h: &HeaderMap) -> u64 {
+    if let Some(s) = body.get("retry_after").and_then(number) {
+        return s.max(1);
+    }
+    if let Some(s) = header_u64(h, "retry-after") {
+        return s.max(1);
+    }
+    if let Some(reset) = header_u64(h, "x-ratelimit-reset") {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        return reset.saturating_sub(now).max(1);
+    }
+    1
+}
+
+/// A number in [0, 1) from std's randomly keyed hasher: enough to spread retries apart.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}

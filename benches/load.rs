@@ -1,10 +1,10 @@
 //! Loading speed: 10,000 entries across 100 files (all kinds, texts from files, interpolation).
 //! Run: `cargo bench --bench load`. Prints the median of several runs; no assertion (see tests for behaviour).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn write_set(dir: &PathBuf, files: usize, per_file: usize) {
+fn write_set(dir: &Path, files: usize, per_file: usize) {
     std::fs::create_dir_all(dir.join("texts")).unwrap();
     std::fs::write(
         dir.join("texts/prompt.md"),

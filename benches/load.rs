@@ -6,14 +6,9 @@ use std::time::{Duration, Instant};
 
 fn write_set(dir: &Path, files: usize, per_file: usize) {
     std::fs::create_dir_all(dir.join("texts")).unwrap();
-    std::fs::write(
-        dir.join("texts/prompt.md"),
-        "You are a helpful assistant.\n".repeat(20),
-    )
-    .unwrap();
+    std::fs::write(dir.join("texts/prompt.md"), "You are a helpful assistant.\n".repeat(20)).unwrap();
     for f in 0..files {
-        let mut y =
-            String::from("# yaml-language-server: $schema=../schemas/manifest.schema.json\n");
+        let mut y = String::from("# yaml-language-server: $schema=../schemas/manifest.schema.json\n");
         let kind = f % 5;
         let section = ["agents", "knowledge_base", "webhooks", "team", "campaigns"][kind];
         y.push_str(&format!("{section}:\n"));
@@ -38,15 +33,11 @@ fn main() {
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..7 {
         let t = Instant::now();
-        let set =
-            skyform::manifest::load(std::slice::from_ref(&dir), &skyform::manifest::process_env)
-                .unwrap_or_else(|p| panic!("{}", p.render()));
+        let set = skyform::manifest::load(std::slice::from_ref(&dir), &skyform::manifest::process_env)
+            .unwrap_or_else(|p| panic!("{}", p.render()));
         times.push(t.elapsed());
-        let total = set.agents.len()
-            + set.knowledge_base.len()
-            + set.webhooks.len()
-            + set.team.len()
-            + set.campaigns.len();
+        let total =
+            set.agents.len() + set.knowledge_base.len() + set.webhooks.len() + set.team.len() + set.campaigns.len();
         assert_eq!(total, 10_000);
     }
     times.sort();

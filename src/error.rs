@@ -21,15 +21,18 @@ pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
+    /// Already formatted for a person (located manifest problems): printed as is.
+    pub preformatted: bool,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-            hint: None,
-        }
+        Error { kind, message: message.into(), hint: None, preformatted: false }
+    }
+
+    /// Located manifest problems, rendered with their lines and carets.
+    pub fn problems(p: &crate::manifest::problem::Problems) -> Self {
+        Error { kind: ErrorKind::Input, message: p.render(), hint: None, preformatted: true }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -46,6 +49,9 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.preformatted {
+            return f.write_str(self.message.trim_end());
+        }
         write!(f, "error: {}", self.message)?;
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
@@ -62,8 +68,9 @@ impl From<crate::sandbox::SandboxError> for Error {
         match &e {
             S::NotLoopback(_) => Error::new(ErrorKind::Refused, e.to_string())
                 .with_hint("the sandbox is for tests and demos on this machine; pass --addr 127.0.0.1:PORT"),
-            S::Bind { .. } => Error::new(ErrorKind::Io, e.to_string())
-                .with_hint("another process may use that port; pick another with --addr 127.0.0.1:PORT (port 0 picks a free one)"),
+            S::Bind { .. } => Error::new(ErrorKind::Io, e.to_string()).with_hint(
+                "another process may use that port; pick another with --addr 127.0.0.1:PORT (port 0 picks a free one)",
+            ),
             S::State(_) => Error::new(ErrorKind::Input, e.to_string())
                 .with_hint("fix the file, or start without it to get an empty account"),
         }

@@ -6,7 +6,10 @@
 pub mod api;
 pub mod error;
 pub mod manifest;
+pub mod plan;
+pub mod render;
 pub mod resources;
 pub mod sandbox;
+pub mod session;
 
 pub use error::{Error, ErrorKind, Result};

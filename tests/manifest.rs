@@ -37,34 +37,22 @@ fn the_examples_validate() {
     assert_eq!(out, "ok: 4 agents, 6 knowledge entries, 3 webhooks, 4 team members, 2 campaigns (1 prompt, 5 files)\n");
     let (code, out, _) = validate(&root(), &["examples/minimal/skyform.yaml"]);
     assert_eq!(code, 0);
-    assert!(
-        out.starts_with("ok: 1 agent, 0 knowledge entries, 1 webhook,"),
-        "{out}"
-    );
+    assert!(out.starts_with("ok: 1 agent, 0 knowledge entries, 1 webhook,"), "{out}");
 }
 
 #[test]
 fn every_invalid_fixture_fails_with_a_located_message() {
     let fixtures = root().join("tests/fixtures/invalid");
-    let mut names: Vec<String> = std::fs::read_dir(&fixtures)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&fixtures).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
-    assert!(
-        names.len() >= 30,
-        "at least 30 broken manifest sets, found {}",
-        names.len()
-    );
+    assert!(names.len() >= 30, "at least 30 broken manifest sets, found {}", names.len());
     for name in names {
         let (code, out, err) = validate(&fixtures, &[&name]);
         assert_eq!(code, 1, "{name}: exit code\n{err}");
         assert!(out.is_empty(), "{name}: nothing on stdout");
         assert!(!err.contains("panicked"), "{name}: {err}");
-        assert!(
-            err.starts_with(name.as_str()),
-            "{name}: every problem names its file first:\n{err}"
-        );
+        assert!(err.starts_with(name.as_str()), "{name}: every problem names its file first:\n{err}");
         insta::assert_snapshot!(name, err);
     }
 }
@@ -80,13 +68,8 @@ fn tempdir(name: &str) -> PathBuf {
 fn a_20_mb_manifest_is_refused_unread() {
     let dir = tempdir("big");
     std::fs::create_dir_all(dir.join("big")).unwrap();
-    let line =
-        "# padding padding padding padding padding padding padding padding padding padding\n";
-    std::fs::write(
-        dir.join("big/agents.yaml"),
-        line.repeat(20 * 1024 * 1024 / line.len()),
-    )
-    .unwrap();
+    let line = "# padding padding padding padding padding padding padding padding padding padding\n";
+    std::fs::write(dir.join("big/agents.yaml"), line.repeat(20 * 1024 * 1024 / line.len())).unwrap();
     let (code, _, err) = validate(&dir, &["big"]);
     assert_eq!(code, 1);
     assert_eq!(err, "big/agents.yaml: the manifest is 20.0 MiB; the limit is 4.0 MiB\n  hint: split it into smaller files\n1 problem in 1 file\n");
@@ -107,9 +90,7 @@ fn a_symlink_pointing_out_of_the_root_is_refused() {
     let (code, _, err) = validate(&dir, &["set"]);
     assert_eq!(code, 1);
     assert!(
-        err.starts_with(
-            "set/knowledge.yaml:4:22: `kb/returns.md` leads outside the manifest folder `set`"
-        ),
+        err.starts_with("set/knowledge.yaml:4:22: `kb/returns.md` leads outside the manifest folder `set`"),
         "{err}"
     );
     // A symlink that stays inside the root is fine.
@@ -133,8 +114,7 @@ fn the_checked_in_schema_is_current() {
 
 #[test]
 fn the_schema_accepts_every_example_file_and_refuses_unknown_keys() {
-    let schema: serde_json::Value =
-        serde_json::from_str(&manifest::schema::manifest_schema()).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&manifest::schema::manifest_schema()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let mut checked = 0;
     for dir in ["examples/acme", "examples/minimal"] {
@@ -144,25 +124,15 @@ fn the_schema_accepts_every_example_file_and_refuses_unknown_keys() {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            assert!(
-                text.starts_with("# yaml-language-server: $schema="),
-                "{} names its schema",
-                path.display()
-            );
+            assert!(text.starts_with("# yaml-language-server: $schema="), "{} names its schema", path.display());
             let node = yaml::parse(&text).unwrap().0.unwrap();
-            let errors: Vec<String> = validator
-                .iter_errors(&node.to_json())
-                .map(|e| e.to_string())
-                .collect();
+            let errors: Vec<String> = validator.iter_errors(&node.to_json()).map(|e| e.to_string()).collect();
             assert!(errors.is_empty(), "{}: {errors:?}", path.display());
             checked += 1;
         }
     }
     assert_eq!(checked, 6);
-    let bad = yaml::parse("agents:\n  - name: A\n    sytem_prompt: x\n")
-        .unwrap()
-        .0
-        .unwrap();
+    let bad = yaml::parse("agents:\n  - name: A\n    sytem_prompt: x\n").unwrap().0.unwrap();
     assert!(!validator.is_valid(&bad.to_json()));
 }
 
@@ -171,52 +141,31 @@ fn loaded_values_keep_their_file_line_and_column_and_texts_are_resolved() {
     let acme = root().join("examples/acme");
     let env = |name: &str| (name == "CRM_WEBHOOK_URL").then(|| "https://crm.test/hook".to_string());
     let set = manifest::load(std::slice::from_ref(&acme), &env).expect("acme loads");
-    let sales = set
-        .agents
-        .iter()
-        .find(|a| a.name == "Sales Assistant")
-        .unwrap();
+    let sales = set.agents.iter().find(|a| a.name == "Sales Assistant").unwrap();
     assert_eq!(sales.origin.file.as_path(), acme.join("agents.yaml"));
     assert_eq!((sales.origin.pos.line, sales.origin.pos.col), (7, 5));
     let sp = sales.origin.of("system_prompt");
     assert_eq!((sp.line, sp.col), (9, 20));
     let expected = std::fs::read_to_string(acme.join("prompts/sales.md")).unwrap();
-    assert_eq!(
-        sales.system_prompt.as_ref().and_then(Text::value),
-        Some(expected.as_str())
-    );
+    assert_eq!(sales.system_prompt.as_ref().and_then(Text::value), Some(expected.as_str()));
     // One shared prompt, used by two agents.
     let house = std::fs::read_to_string(acme.join("prompts/house-style.md")).unwrap();
-    let sharing = set
-        .agents
-        .iter()
-        .filter(|a| a.personality_prompt.as_ref().and_then(Text::value) == Some(house.as_str()));
+    let sharing =
+        set.agents.iter().filter(|a| a.personality_prompt.as_ref().and_then(Text::value) == Some(house.as_str()));
     assert_eq!(sharing.count(), 2);
     // Interpolation: the variable when set, the default otherwise.
     let crm = set.webhooks.iter().find(|w| w.name == "CRM sync").unwrap();
     assert_eq!(crm.url.as_deref(), Some("https://crm.test/hook"));
-    let orders = set
-        .webhooks
-        .iter()
-        .find(|w| w.name == "Order desk")
-        .unwrap();
-    assert_eq!(
-        orders.url.as_deref(),
-        Some("https://orders.acme.example/skylight")
-    );
+    let orders = set.webhooks.iter().find(|w| w.name == "Order desk").unwrap();
+    assert_eq!(orders.url.as_deref(), Some("https://orders.acme.example/skylight"));
 }
 
 #[test]
 fn passwords_never_show_in_debug_output() {
     let acme = root().join("examples/acme");
-    let env =
-        |name: &str| (name == "HANA_INITIAL_PASSWORD").then(|| "s3cret-Hana-pass".to_string());
+    let env = |name: &str| (name == "HANA_INITIAL_PASSWORD").then(|| "s3cret-Hana-pass".to_string());
     let set = manifest::load(&[acme], &env).unwrap();
-    let hana = set
-        .team
-        .iter()
-        .find(|m| m.email == "hana@acme.example")
-        .unwrap();
+    let hana = set.team.iter().find(|m| m.email == "hana@acme.example").unwrap();
     assert_eq!(hana.password.as_ref().unwrap().expose(), "s3cret-Hana-pass");
     let debug = format!("{set:?}");
     assert!(!debug.contains("s3cret-Hana-pass"));
@@ -232,11 +181,8 @@ fn every_problem_is_reported_not_just_the_first() {
     )
     .unwrap();
     let err = manifest::load(&[dir], &|_| None).unwrap_err();
-    let lines: Vec<String> = err
-        .list
-        .iter()
-        .map(|p| format!("{}: {}", p.pos.map_or(0, |p| p.line), p.message))
-        .collect();
+    let lines: Vec<String> =
+        err.list.iter().map(|p| format!("{}: {}", p.pos.map_or(0, |p| p.line), p.message)).collect();
     assert_eq!(
         lines,
         [

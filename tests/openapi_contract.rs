@@ -29,18 +29,11 @@ fn escape(segment: &str) -> String {
 
 impl Contract {
     fn load() -> Contract {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/schemas/skylight-api.openapi.yaml"
-        ))
-        .expect("the OpenAPI document exists");
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/skylight-api.openapi.yaml"))
+            .expect("the OpenAPI document exists");
         let doc: Value = serde_yaml::from_str(&text).expect("the OpenAPI document is valid YAML");
         assert_eq!(doc["openapi"], "3.1.0");
-        Contract {
-            doc,
-            validators: HashMap::new(),
-            seen: BTreeSet::new(),
-        }
+        Contract { doc, validators: HashMap::new(), seen: BTreeSet::new() }
     }
 
     fn operations(&self) -> Vec<Operation> {
@@ -50,17 +43,9 @@ impl Contract {
                 if method == "parameters" {
                     continue;
                 }
-                let statuses = op["responses"]
-                    .as_object()
-                    .unwrap()
-                    .keys()
-                    .map(|k| k.parse().unwrap())
-                    .collect();
+                let statuses = op["responses"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
                 ops.push(Operation {
-                    id: op["operationId"]
-                        .as_str()
-                        .expect("every operation has an operationId")
-                        .to_string(),
+                    id: op["operationId"].as_str().expect("every operation has an operationId").to_string(),
                     method: method.to_uppercase(),
                     template: template.clone(),
                     statuses,
@@ -79,26 +64,23 @@ impl Contract {
             if t.len() != segs.len() {
                 continue;
             }
-            let ok = t
-                .iter()
-                .zip(&segs)
-                .all(|(a, b)| a == b || a.starts_with('{'));
+            let ok = t.iter().zip(&segs).all(|(a, b)| a == b || a.starts_with('{'));
             let statics = t.iter().filter(|s| !s.starts_with('{')).count();
             if ok && best.as_ref().is_none_or(|(n, _)| statics > *n) {
                 best = Some((statics, template.clone()));
             }
         }
-        best.unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"))
-            .1
+        best.unwrap_or_else(|| panic!("{path} is not in the OpenAPI document")).1
     }
 
     /// The JSON pointer of a response's body schema, following a `$ref`ed response; `None` for no body.
     fn schema_pointer(&self, template: &str, method: &str, status: u16) -> Option<String> {
         let op = format!("/paths/{}/{}", escape(template), method.to_lowercase());
         let mut response = format!("{op}/responses/{status}");
-        let resolved = self.doc.pointer(&response).unwrap_or_else(|| {
-            panic!("{method} {template} answered {status}, which the document does not list")
-        });
+        let resolved = self
+            .doc
+            .pointer(&response)
+            .unwrap_or_else(|| panic!("{method} {template} answered {status}, which the document does not list"));
         if let Some(r) = resolved.get("$ref").and_then(Value::as_str) {
             response = r.trim_start_matches('#').to_string();
         }
@@ -110,11 +92,7 @@ impl Contract {
         let template = self.template_of(path);
         let op_id = self
             .doc
-            .pointer(&format!(
-                "/paths/{}/{}/operationId",
-                escape(&template),
-                method.to_lowercase()
-            ))
+            .pointer(&format!("/paths/{}/{}/operationId", escape(&template), method.to_lowercase()))
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("{method} {template} is not in the OpenAPI document"))
             .to_string();
@@ -132,11 +110,13 @@ impl Contract {
                         .build(&root)
                         .unwrap_or_else(|e| panic!("schema at {pointer} compiles: {e}"))
                 });
-                let errors: Vec<String> = validator
-                    .iter_errors(body)
-                    .map(|e| format!("{} at {}", e, e.instance_path()))
-                    .collect();
-                assert!(errors.is_empty(), "{op_id} {status} ({method} {path}) does not match the document:\n{}\nbody: {body}", errors.join("\n"));
+                let errors: Vec<String> =
+                    validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+                assert!(
+                    errors.is_empty(),
+                    "{op_id} {status} ({method} {path}) does not match the document:\n{}\nbody: {body}",
+                    errors.join("\n")
+                );
             }
         }
         self.seen.insert((op_id, status));
@@ -170,29 +150,14 @@ async fn call(
     let res = req.send().await.expect("request completes");
     let status = res.status().as_u16();
     let bytes = res.bytes().await.unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
     contract.check(method, path, status, &body);
     (status, body)
 }
 
 /// One scripted call with the status it must answer.
-async fn step(
-    api: &Api,
-    c: &mut Contract,
-    method: &str,
-    path: &str,
-    body: Value,
-    want: u16,
-) -> Value {
-    let body = if body.is_null() {
-        Body::None
-    } else {
-        Body::Json(body)
-    };
+async fn step(api: &Api, c: &mut Contract, method: &str, path: &str, body: Value, want: u16) -> Value {
+    let body = if body.is_null() { Body::None } else { Body::Json(body) };
     let (status, answer) = call(api, c, method, path, body, Some("test-key")).await;
     assert_eq!(status, want, "{method} {path}: {answer}");
     answer
@@ -221,59 +186,20 @@ async fn every_operation_answers_what_the_document_says() {
     )
     .await;
     step(a, &mut c, "POST", "/ai-agents", json!({}), 422).await;
-    let (s, _) = call(
-        a,
-        &mut c,
-        "POST",
-        "/ai-agents",
-        Body::Raw("{oops"),
-        Some("test-key"),
-    )
-    .await;
+    let (s, _) = call(a, &mut c, "POST", "/ai-agents", Body::Raw("{oops"), Some("test-key")).await;
     assert_eq!(s, 400);
     step(a, &mut c, "GET", "/ai-agents", Value::Null, 200).await;
     step(a, &mut c, "GET", "/ai-agents/1", Value::Null, 200).await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/ai-agents/1",
-        json!({"instruction_prompt": "Be brief."}),
-        200,
-    )
-    .await;
+    step(a, &mut c, "PUT", "/ai-agents/1", json!({"instruction_prompt": "Be brief."}), 200).await;
     step(a, &mut c, "PUT", "/ai-agents/1", json!({"name": 5}), 422).await;
-    step(
-        a,
-        &mut c,
-        "POST",
-        "/ai-agents/1/set-default",
-        Value::Null,
-        200,
-    )
-    .await;
+    step(a, &mut c, "POST", "/ai-agents/1/set-default", Value::Null, 200).await;
     step(a, &mut c, "DELETE", "/ai-agents/1", Value::Null, 422).await;
-    step(
-        a,
-        &mut c,
-        "POST",
-        "/ai-agents",
-        json!({"name": "Temp", "system_prompt": "x"}),
-        201,
-    )
-    .await;
+    step(a, &mut c, "POST", "/ai-agents", json!({"name": "Temp", "system_prompt": "x"}), 201).await;
     step(a, &mut c, "DELETE", "/ai-agents/2", Value::Null, 204).await;
 
     // knowledge base
-    step(
-        a,
-        &mut c,
-        "POST",
-        "/knowledge-base",
-        json!({"title": "Returns", "type": "text", "content": "30 days."}),
-        201,
-    )
-    .await;
+    step(a, &mut c, "POST", "/knowledge-base", json!({"title": "Returns", "type": "text", "content": "30 days."}), 201)
+        .await;
     step(
         a,
         &mut c,
@@ -283,117 +209,37 @@ async fn every_operation_answers_what_the_document_says() {
         201,
     )
     .await;
-    step(a, &mut c, "POST", "/knowledge-base", json!({"title": "Catalog", "type": "product_catalog", "products": [{"name": "Kettle", "price": 20}]}), 201).await;
     step(
         a,
         &mut c,
         "POST",
         "/knowledge-base",
-        json!({"title": "Doc", "type": "document"}),
-        422,
+        json!({"title": "Catalog", "type": "product_catalog", "products": [{"name": "Kettle", "price": 20}]}),
+        201,
     )
     .await;
-    step(
-        a,
-        &mut c,
-        "GET",
-        "/knowledge-base?per_page=2",
-        Value::Null,
-        200,
-    )
-    .await;
+    step(a, &mut c, "POST", "/knowledge-base", json!({"title": "Doc", "type": "document"}), 422).await;
+    step(a, &mut c, "GET", "/knowledge-base?per_page=2", Value::Null, 200).await;
     for id in 1..=3 {
-        step(
-            a,
-            &mut c,
-            "GET",
-            &format!("/knowledge-base/{id}"),
-            Value::Null,
-            200,
-        )
-        .await;
+        step(a, &mut c, "GET", &format!("/knowledge-base/{id}"), Value::Null, 200).await;
     }
-    step(
-        a,
-        &mut c,
-        "GET",
-        "/knowledge-base/2/status",
-        Value::Null,
-        200,
-    )
-    .await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/knowledge-base/1",
-        json!({"content": "60 days.", "description": null}),
-        200,
-    )
-    .await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/knowledge-base/1",
-        json!({"type": "website"}),
-        422,
-    )
-    .await;
+    step(a, &mut c, "GET", "/knowledge-base/2/status", Value::Null, 200).await;
+    step(a, &mut c, "PUT", "/knowledge-base/1", json!({"content": "60 days.", "description": null}), 200).await;
+    step(a, &mut c, "PUT", "/knowledge-base/1", json!({"type": "website"}), 422).await;
     step(a, &mut c, "DELETE", "/knowledge-base/3", Value::Null, 204).await;
 
     // webhooks
     let hook = json!({"name": "CRM", "url": "https://crm.test/h", "events": ["contact.created", "message.received"]});
     step(a, &mut c, "POST", "/webhooks", hook.clone(), 201).await;
-    step(
-        a,
-        &mut c,
-        "POST",
-        "/webhooks",
-        json!({"name": "x", "url": "http://crm.test", "events": []}),
-        422,
-    )
-    .await;
+    step(a, &mut c, "POST", "/webhooks", json!({"name": "x", "url": "http://crm.test", "events": []}), 422).await;
     step(a, &mut c, "GET", "/webhooks/events", Value::Null, 200).await;
     step(a, &mut c, "GET", "/webhooks/1", Value::Null, 200).await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/webhooks/1",
-        json!({"is_active": false, "events": ["booking.created"]}),
-        200,
-    )
-    .await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/webhooks/1",
-        json!({"events": ["no.such"]}),
-        422,
-    )
-    .await;
+    step(a, &mut c, "PUT", "/webhooks/1", json!({"is_active": false, "events": ["booking.created"]}), 200).await;
+    step(a, &mut c, "PUT", "/webhooks/1", json!({"events": ["no.such"]}), 422).await;
     step(a, &mut c, "POST", "/webhooks/1/test", Value::Null, 200).await;
     step(a, &mut c, "GET", "/webhooks", Value::Null, 200).await;
-    step(
-        a,
-        &mut c,
-        "GET",
-        "/webhooks/1/deliveries?status=success",
-        Value::Null,
-        200,
-    )
-    .await;
-    step(
-        a,
-        &mut c,
-        "POST",
-        "/webhooks/1/regenerate-secret",
-        Value::Null,
-        200,
-    )
-    .await;
+    step(a, &mut c, "GET", "/webhooks/1/deliveries?status=success", Value::Null, 200).await;
+    step(a, &mut c, "POST", "/webhooks/1/regenerate-secret", Value::Null, 200).await;
     step(a, &mut c, "POST", "/webhooks", hook, 201).await;
     step(a, &mut c, "DELETE", "/webhooks/2", Value::Null, 204).await;
 
@@ -403,15 +249,7 @@ async fn every_operation_answers_what_the_document_says() {
     step(a, &mut c, "POST", "/team", member, 422).await;
     step(a, &mut c, "GET", "/team?role=agent", Value::Null, 200).await;
     step(a, &mut c, "GET", "/team/2", Value::Null, 200).await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/team/2",
-        json!({"name": "Layla H.", "status": "inactive"}),
-        200,
-    )
-    .await;
+    step(a, &mut c, "PUT", "/team/2", json!({"name": "Layla H.", "status": "inactive"}), 200).await;
     step(a, &mut c, "PUT", "/team/2", json!({"role": "owner"}), 422).await;
     step(a, &mut c, "DELETE", "/team/1", Value::Null, 422).await;
     step(a, &mut c, "DELETE", "/team/2", Value::Null, 204).await;
@@ -422,71 +260,20 @@ async fn every_operation_answers_what_the_document_says() {
     step(a, &mut c, "POST", "/campaigns", json!({"name": "x"}), 422).await;
     step(a, &mut c, "GET", "/campaigns", Value::Null, 200).await;
     step(a, &mut c, "GET", "/campaigns/1", Value::Null, 200).await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/campaigns/1",
-        json!({"segment_ids": [7], "channel_id": 6}),
-        200,
-    )
-    .await;
-    step(
-        a,
-        &mut c,
-        "PUT",
-        "/campaigns/1",
-        json!({"channel_id": 99}),
-        422,
-    )
-    .await;
-    for (action, again) in [
-        ("start", 422),
-        ("pause", 422),
-        ("resume", 422),
-        ("cancel", 422),
-    ] {
-        step(
-            a,
-            &mut c,
-            "POST",
-            &format!("/campaigns/1/{action}"),
-            Value::Null,
-            200,
-        )
-        .await;
-        step(
-            a,
-            &mut c,
-            "POST",
-            &format!("/campaigns/1/{action}"),
-            Value::Null,
-            again,
-        )
-        .await;
+    step(a, &mut c, "PUT", "/campaigns/1", json!({"segment_ids": [7], "channel_id": 6}), 200).await;
+    step(a, &mut c, "PUT", "/campaigns/1", json!({"channel_id": 99}), 422).await;
+    for (action, again) in [("start", 422), ("pause", 422), ("resume", 422), ("cancel", 422)] {
+        step(a, &mut c, "POST", &format!("/campaigns/1/{action}"), Value::Null, 200).await;
+        step(a, &mut c, "POST", &format!("/campaigns/1/{action}"), Value::Null, again).await;
     }
-    step(
-        a,
-        &mut c,
-        "GET",
-        "/campaigns?status=cancelled",
-        Value::Null,
-        200,
-    )
-    .await;
+    step(a, &mut c, "GET", "/campaigns?status=cancelled", Value::Null, 200).await;
     step(a, &mut c, "POST", "/campaigns", campaign, 201).await;
     step(a, &mut c, "POST", "/campaigns/2/start", Value::Null, 200).await;
     step(a, &mut c, "DELETE", "/campaigns/2", Value::Null, 422).await;
     step(a, &mut c, "DELETE", "/campaigns/1", Value::Null, 204).await;
 
     // account and lookups
-    for path in [
-        "/account",
-        "/account/subscription",
-        "/account/channels",
-        "/contacts/lists",
-        "/contacts/segments",
-    ] {
+    for path in ["/account", "/account/subscription", "/account/channels", "/contacts/lists", "/contacts/segments"] {
         step(a, &mut c, "GET", path, Value::Null, 200).await;
     }
 
@@ -498,25 +285,12 @@ async fn every_operation_answers_what_the_document_says() {
         assert_eq!(s, 401, "{} without a key", op.id);
         if op.template.contains("{id}") {
             let missing = op.template.replace("{id}", "999999");
-            let (s, _) = call(
-                a,
-                &mut c,
-                &op.method,
-                &missing,
-                Body::Json(json!({})),
-                Some("test-key"),
-            )
-            .await;
+            let (s, _) = call(a, &mut c, &op.method, &missing, Body::Json(json!({})), Some("test-key")).await;
             assert_eq!(s, 404, "{} with a missing id", op.id);
         }
         let rule = FaultRule {
             retry_after: Some(3),
-            ..FaultRule::status(
-                &op.method,
-                &format!("/api/v1{}", op.template.replace("{id}", "*")),
-                429,
-                1,
-            )
+            ..FaultRule::status(&op.method, &format!("/api/v1{}", op.template.replace("{id}", "*")), 429, 1)
         };
         api.sandbox.add_fault(rule).unwrap();
         let (s, _) = call(a, &mut c, &op.method, &path, Body::None, Some("test-key")).await;
@@ -535,17 +309,11 @@ async fn every_operation_answers_what_the_document_says() {
     for op in &ops {
         for status in &op.statuses {
             if !c.seen.contains(&(op.id.clone(), *status)) {
-                missing
-                    .entry(op.id.clone())
-                    .or_insert_with(Vec::new)
-                    .push(*status);
+                missing.entry(op.id.clone()).or_insert_with(Vec::new).push(*status);
             }
         }
     }
-    assert!(
-        missing.is_empty(),
-        "documented but never exercised: {missing:?}"
-    );
+    assert!(missing.is_empty(), "documented but never exercised: {missing:?}");
 }
 
 /// The same document holds for the forms the contract allows but the default sandbox does not show:
@@ -554,12 +322,7 @@ async fn every_operation_answers_what_the_document_says() {
 async fn tolerated_variants_still_match_the_document() {
     let mut c = Contract::load();
     let config = SandboxConfig {
-        quirks: Quirks {
-            max_per_page: 2,
-            utc_offset_minutes: -330,
-            extra_fields: false,
-            webhooks_paginated: true,
-        },
+        quirks: Quirks { max_per_page: 2, utc_offset_minutes: -330, extra_fields: false, webhooks_paginated: true },
         ..test_config()
     };
     let mut s = account();
@@ -570,20 +333,9 @@ async fn tolerated_variants_still_match_the_document() {
     ]);
     s["agents"] = json!([{"name": "A", "system_prompt": "p"}]);
     let api = Api::start_with(config, seed(s)).await;
-    let hooks = step(
-        &api,
-        &mut c,
-        "GET",
-        "/webhooks?per_page=100",
-        Value::Null,
-        200,
-    )
-    .await;
+    let hooks = step(&api, &mut c, "GET", "/webhooks?per_page=100", Value::Null, 200).await;
     assert_eq!(hooks["meta"]["per_page"], 2);
-    assert!(hooks["data"][0]["created_at"]
-        .as_str()
-        .unwrap()
-        .ends_with("-05:30"));
+    assert!(hooks["data"][0]["created_at"].as_str().unwrap().ends_with("-05:30"));
     step(&api, &mut c, "GET", "/ai-agents", Value::Null, 200).await;
     step(&api, &mut c, "GET", "/team", Value::Null, 200).await;
     step(&api, &mut c, "GET", "/account", Value::Null, 200).await;

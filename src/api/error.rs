@@ -91,12 +91,8 @@ impl From<ApiError> for crate::Error {
     fn from(e: ApiError) -> Self {
         let hint = match e.failure {
             Failure::Status(401) => Some("check SKYLIGHT_API_KEY: the API did not accept it"),
-            Failure::Status(403) => {
-                Some("the account is inactive, or this machine is not on its origin allow-list")
-            }
-            Failure::Status(429) => {
-                Some("the key's rate limit was exhausted; lower --rate-share or try again later")
-            }
+            Failure::Status(403) => Some("the account is inactive, or this machine is not on its origin allow-list"),
+            Failure::Status(429) => Some("the key's rate limit was exhausted; lower --rate-share or try again later"),
             Failure::Connect => Some("check --api-url / SKYLIGHT_API_URL and the network"),
             Failure::Timeout | Failure::Dropped => {
                 Some("the request may or may not have been executed; re-run plan to see")

@@ -29,9 +29,7 @@ pub use error::{ApiError, Failure};
 pub use pacer::PacerConfig;
 
 use crate::resources::campaign::{CampaignAction, Campaigns, LiveCampaign};
-use crate::resources::lookup::{
-    Account, Channel, ContactList, KnowledgeStatus, Subscription, WebhookEvent,
-};
+use crate::resources::lookup::{Account, Channel, ContactList, KnowledgeStatus, Subscription, WebhookEvent};
 use crate::resources::webhook::{LiveWebhook, Webhooks};
 use crate::resources::{Resource, Secret};
 use crate::{Error, ErrorKind};
@@ -111,14 +109,13 @@ impl ApiConfig {
     /// The base URL from `--api-url`, else `SKYLIGHT_API_URL`, else the public one; the key from
     /// `SKYLIGHT_API_KEY` (never a flag: flags land in shell history and CI logs).
     pub fn from_env(api_url: Option<&str>, env: crate::manifest::Env) -> Result<Self, Error> {
-        let base = api_url
-            .map(str::to_string)
-            .or_else(|| env(URL_VAR))
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base = api_url.map(str::to_string).or_else(|| env(URL_VAR)).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         check_base_url(&base)?;
         let key = env(KEY_VAR).filter(|k| !k.trim().is_empty()).ok_or_else(|| {
             Error::new(ErrorKind::Usage, format!("{KEY_VAR} is not set: skyform needs the account's API key"))
-                .with_hint(format!("export {KEY_VAR}=... (from the SkyLight dashboard), or try it on the sandbox with --sandbox"))
+                .with_hint(format!(
+                    "export {KEY_VAR}=... (from the SkyLight dashboard), or try it on the sandbox with --sandbox"
+                ))
         })?;
         Ok(ApiConfig::new(base, ApiKey::new(key)))
     }
@@ -130,15 +127,9 @@ pub fn check_base_url(base: &str) -> Result<(), Error> {
         Error::new(ErrorKind::Usage, format!("`{base}` is not a URL ({e})"))
             .with_hint(format!("the API URL looks like {DEFAULT_BASE_URL}"))
     })?;
-    let host = url
-        .host_str()
-        .unwrap_or("")
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
@@ -150,11 +141,8 @@ pub fn check_base_url(base: &str) -> Result<(), Error> {
             ),
         )
         .with_hint("use https://, or http:// only to 127.0.0.1/localhost (the sandbox)")),
-        other => Err(Error::new(
-            ErrorKind::Usage,
-            format!("unsupported URL scheme `{other}` in `{base}`"),
-        )
-        .with_hint("use https://")),
+        other => Err(Error::new(ErrorKind::Usage, format!("unsupported URL scheme `{other}` in `{base}`"))
+            .with_hint("use https://")),
     }
 }
 
@@ -180,19 +168,17 @@ pub enum ClientEvent {
         cause: String,
     },
     /// ... and it had been created: adopted instead of created again.
-    Adopted { path: String, key: String, id: u64 },
+    Adopted {
+        path: String,
+        key: String,
+        id: u64,
+    },
 }
 
 impl fmt::Display for ClientEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientEvent::Retry {
-                method,
-                path,
-                attempt,
-                cause,
-                wait,
-            } => {
+            ClientEvent::Retry { method, path, attempt, cause, wait } => {
                 write!(
                     f,
                     "retry: {method} {path} attempt {attempt} failed ({cause}); next try in {} ms",
@@ -200,19 +186,14 @@ impl fmt::Display for ClientEvent {
                 )
             }
             ClientEvent::Throttled { method, path, wait } => {
-                write!(
-                    f,
-                    "rate limited: {method} {path}: waiting {} s as the API asked",
-                    wait.as_secs()
-                )
+                write!(f, "rate limited: {method} {path}: waiting {} s as the API asked", wait.as_secs())
             }
             ClientEvent::CheckingCreate { path, key, cause } => {
                 write!(f, "create of `{key}` at {path} failed ambiguously ({cause}); re-reading to look for it")
             }
-            ClientEvent::Adopted { path, key, id } => write!(
-                f,
-                "`{key}` had been created at {path} (id {id}); adopting it"
-            ),
+            ClientEvent::Adopted { path, key, id } => {
+                write!(f, "`{key}` had been created at {path} (id {id}); adopting it")
+            }
         }
     }
 }
@@ -244,21 +225,13 @@ pub struct ReadClient {
 
 impl fmt::Debug for ReadClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReadClient")
-            .field("base", &self.t.base)
-            .field("key", &self.t.key)
-            .finish()
+        f.debug_struct("ReadClient").field("base", &self.t.base).field("key", &self.t.key).finish()
     }
 }
 
 fn parse<T: DeserializeOwned>(method: &str, path: &str, v: Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| {
-        ApiError::decode(
-            method,
-            path,
-            format!("not the shape the contract gives: {e}"),
-        )
-    })
+    serde_json::from_value(v)
+        .map_err(|e| ApiError::decode(method, path, format!("not the shape the contract gives: {e}")))
 }
 
 impl ReadClient {
@@ -304,20 +277,11 @@ impl ReadClient {
     }
 
     async fn get_value(&self, path: &str) -> Result<Value, ApiError> {
-        Ok(self
-            .t
-            .call(Method::GET, path, &[], None, Retry::Idempotent)
-            .await?
-            .data)
+        Ok(self.t.call(Method::GET, path, &[], None, Retry::Idempotent).await?.data)
     }
 
     async fn list_of<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
-        self.t
-            .list_all(path)
-            .await?
-            .into_iter()
-            .map(|v| parse("GET", path, v))
-            .collect()
+        self.t.list_all(path).await?.into_iter().map(|v| parse("GET", path, v)).collect()
     }
 
     /// Every object of a kind (all pages).
@@ -357,11 +321,7 @@ impl ReadClient {
     }
 
     pub async fn subscription(&self) -> Result<Subscription, ApiError> {
-        parse(
-            "GET",
-            "/account/subscription",
-            self.get_value("/account/subscription").await?,
-        )
+        parse("GET", "/account/subscription", self.get_value("/account/subscription").await?)
     }
 }
 
@@ -397,15 +357,11 @@ fn take_secret(data: &mut Value) -> Option<Secret> {
 
 impl WriteClient {
     pub fn new(config: ApiConfig) -> Result<Self, Error> {
-        Ok(WriteClient {
-            read: ReadClient::new(config)?,
-        })
+        Ok(WriteClient { read: ReadClient::new(config)? })
     }
 
     pub fn with_events(config: ApiConfig, events: Option<EventSink>) -> Result<Self, Error> {
-        Ok(WriteClient {
-            read: ReadClient::with_events(config, events)?,
-        })
+        Ok(WriteClient { read: ReadClient::with_events(config, events)? })
     }
 
     fn t(&self) -> &Transport {
@@ -421,76 +377,39 @@ impl WriteClient {
     /// Creates an object whose natural key is `key`. A POST that failed ambiguously (timeout, dropped
     /// connection, 5xx) is never repeated blindly: the kind is re-read, and an object with that key is adopted
     /// as the result (the plan guarantees none existed before). Only when it is absent is the POST sent again.
-    pub async fn create<R: Resource>(
-        &self,
-        key: &str,
-        body: &impl Serialize,
-    ) -> Result<Created<R::Live>, ApiError> {
-        let body = serde_json::to_value(body)
-            .map_err(|e| ApiError::decode("POST", R::PATH, e.to_string()))?;
+    pub async fn create<R: Resource>(&self, key: &str, body: &impl Serialize) -> Result<Created<R::Live>, ApiError> {
+        let body = serde_json::to_value(body).map_err(|e| ApiError::decode("POST", R::PATH, e.to_string()))?;
         let max = self.t().max_attempts;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self
-                .t()
-                .call(Method::POST, R::PATH, &[], Some(&body), Retry::Never)
-                .await
-            {
+            let err = match self.t().call(Method::POST, R::PATH, &[], Some(&body), Retry::Never).await {
                 Ok(answer) => {
                     let mut data = answer.data;
                     let secret = take_secret(&mut data);
-                    return Ok(Created {
-                        live: parse("POST", R::PATH, data)?,
-                        secret,
-                        adopted: false,
-                    });
+                    return Ok(Created { live: parse("POST", R::PATH, data)?, secret, adopted: false });
                 }
                 Err(e) if e.is_ambiguous() => e,
                 Err(e) => return Err(e),
             };
-            self.emit(ClientEvent::CheckingCreate {
-                path: R::PATH.into(),
-                key: key.into(),
-                cause: err.to_string(),
-            });
+            self.emit(ClientEvent::CheckingCreate { path: R::PATH.into(), key: key.into(), cause: err.to_string() });
             // Give a slow server the time to finish what it may still be doing before looking.
             tokio::time::sleep(self.t().backoff(attempt)).await;
-            let found: Vec<R::Live> = self
-                .list::<R>()
-                .await?
-                .into_iter()
-                .filter(|l| R::live_key(l) == key)
-                .collect();
+            let found: Vec<R::Live> = self.list::<R>().await?.into_iter().filter(|l| R::live_key(l) == key).collect();
             match found.len() {
                 0 if attempt < max => continue,
                 0 => return Err(err),
                 1 => {
                     let live = found.into_iter().next().expect("one was found");
                     let id = R::live_id(&live);
-                    self.emit(ClientEvent::Adopted {
-                        path: R::PATH.into(),
-                        key: key.into(),
-                        id,
-                    });
+                    self.emit(ClientEvent::Adopted { path: R::PATH.into(), key: key.into(), id });
                     // The secret was in the lost answer: rotate to get one we can hand over.
                     let secret = if R::HAS_SECRET {
-                        Some(
-                            self.regenerate_secret_at(&format!(
-                                "{}/{id}/regenerate-secret",
-                                R::PATH
-                            ))
-                            .await?
-                            .1,
-                        )
+                        Some(self.regenerate_secret_at(&format!("{}/{id}/regenerate-secret", R::PATH)).await?.1)
                     } else {
                         None
                     };
-                    return Ok(Created {
-                        live,
-                        secret,
-                        adopted: true,
-                    });
+                    return Ok(Created { live, secret, adopted: true });
                 }
                 n => {
                     let mut e = err;
@@ -505,77 +424,44 @@ impl WriteClient {
     }
 
     /// PUT with every managed field.
-    pub async fn update<R: Resource>(
-        &self,
-        id: u64,
-        body: &impl Serialize,
-    ) -> Result<R::Live, ApiError> {
+    pub async fn update<R: Resource>(&self, id: u64, body: &impl Serialize) -> Result<R::Live, ApiError> {
         let path = format!("{}/{id}", R::PATH);
-        let body = serde_json::to_value(body)
-            .map_err(|e| ApiError::decode("PUT", &path, e.to_string()))?;
-        let answer = self
-            .t()
-            .call(Method::PUT, &path, &[], Some(&body), Retry::Idempotent)
-            .await?;
+        let body = serde_json::to_value(body).map_err(|e| ApiError::decode("PUT", &path, e.to_string()))?;
+        let answer = self.t().call(Method::PUT, &path, &[], Some(&body), Retry::Idempotent).await?;
         parse("PUT", &path, answer.data)
     }
 
     /// DELETE; a 404 after a retry means an earlier try did it.
     pub async fn delete<R: Resource>(&self, id: u64) -> Result<(), ApiError> {
         let path = format!("{}/{id}", R::PATH);
-        self.t()
-            .call(Method::DELETE, &path, &[], None, Retry::Idempotent)
-            .await
-            .map(|_| ())
+        self.t().call(Method::DELETE, &path, &[], None, Retry::Idempotent).await.map(|_| ())
     }
 
-    pub async fn set_default_agent(
-        &self,
-        id: u64,
-    ) -> Result<crate::resources::agent::LiveAgent, ApiError> {
+    pub async fn set_default_agent(&self, id: u64) -> Result<crate::resources::agent::LiveAgent, ApiError> {
         let path = format!("/ai-agents/{id}/set-default");
-        let answer = self
-            .t()
-            .call(Method::POST, &path, &[], None, Retry::Idempotent)
-            .await?;
+        let answer = self.t().call(Method::POST, &path, &[], None, Retry::Idempotent).await?;
         parse("POST", &path, answer.data)
     }
 
     async fn regenerate_secret_at(&self, path: &str) -> Result<(LiveWebhook, Secret), ApiError> {
         // Repeating a rotation is harmless: the last secret answered is the one that counts.
-        let mut data = self
-            .t()
-            .call(Method::POST, path, &[], None, Retry::Idempotent)
-            .await?
-            .data;
-        let secret = take_secret(&mut data)
-            .ok_or_else(|| ApiError::decode("POST", path, "no `secret` in the answer"))?;
+        let mut data = self.t().call(Method::POST, path, &[], None, Retry::Idempotent).await?.data;
+        let secret =
+            take_secret(&mut data).ok_or_else(|| ApiError::decode("POST", path, "no `secret` in the answer"))?;
         Ok((parse("POST", path, data)?, secret))
     }
 
     /// A new signing secret for a webhook.
-    pub async fn regenerate_webhook_secret(
-        &self,
-        id: u64,
-    ) -> Result<(LiveWebhook, Secret), ApiError> {
-        self.regenerate_secret_at(&format!("{}/{id}/regenerate-secret", Webhooks::PATH))
-            .await
+    pub async fn regenerate_webhook_secret(&self, id: u64) -> Result<(LiveWebhook, Secret), ApiError> {
+        self.regenerate_secret_at(&format!("{}/{id}/regenerate-secret", Webhooks::PATH)).await
     }
 
     /// start, pause, resume or cancel. If a retried action is refused (422) because an earlier try already
     /// moved the campaign, the campaign is re-read and the action counts as done when it is where it should be.
-    pub async fn campaign_action(
-        &self,
-        id: u64,
-        action: CampaignAction,
-    ) -> Result<LiveCampaign, ApiError> {
+    pub async fn campaign_action(&self, id: u64, action: CampaignAction) -> Result<LiveCampaign, ApiError> {
         let path = format!("{}/{id}/{}", Campaigns::PATH, action.as_str());
         let before = self.stats().retries;
-        match self
-            .t()
-            .call(Method::POST, &path, &[], None, Retry::Idempotent)
-            .await
-        {
+        match self.t().call(Method::POST, &path, &[], None, Retry::Idempotent).await {
             Ok(answer) => parse("POST", &path, answer.data),
             Err(e) if e.status() == Some(422) && self.stats().retries > before => {
                 let live = self.get::<Campaigns>(id).await?;

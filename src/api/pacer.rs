@@ -26,11 +26,7 @@ pub struct PacerConfig {
 
 impl Default for PacerConfig {
     fn default() -> Self {
-        PacerConfig {
-            limit: 120,
-            share: 0.8,
-            window: Duration::from_secs(60),
-        }
+        PacerConfig { limit: 120, share: 0.8, window: Duration::from_secs(60) }
     }
 }
 
@@ -99,18 +95,12 @@ impl Pacer {
             }
             s.paused_until = None;
         }
-        while s
-            .sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
+        while s.sent.front().is_some_and(|t| now.duration_since(*t) >= window) {
             s.sent.pop_front();
         }
         if s.sent.len() as u32 >= budget {
             let oldest = *s.sent.front().expect("a full log has an oldest entry");
-            return Err(window
-                .saturating_sub(now.duration_since(oldest))
-                .max(Duration::from_millis(1)));
+            return Err(window.saturating_sub(now.duration_since(oldest)).max(Duration::from_millis(1)));
         }
         if s.server_remaining == Some(0) {
             match s.server_reset {
@@ -150,10 +140,7 @@ impl Pacer {
             s.server_remaining = Some(remaining.saturating_sub(s.in_flight));
         }
         if let Some(reset) = h.reset {
-            let unix_now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
+            let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
             s.server_reset = Some(now + Duration::from_secs(reset.saturating_sub(unix_now)));
         }
     }
@@ -171,11 +158,7 @@ mod tests {
     use super::*;
 
     fn pacer(limit: u32, share: f64) -> Pacer {
-        Pacer::new(PacerConfig {
-            limit,
-            share,
-            window: Duration::from_secs(60),
-        })
+        Pacer::new(PacerConfig { limit, share, window: Duration::from_secs(60) })
     }
 
     #[test]
@@ -183,10 +166,7 @@ mod tests {
         let p = pacer(120, 0.8);
         let t0 = Instant::now();
         for i in 0..96 {
-            assert!(
-                p.try_acquire(t0 + Duration::from_millis(i)).is_ok(),
-                "request {i}"
-            );
+            assert!(p.try_acquire(t0 + Duration::from_millis(i)).is_ok(), "request {i}");
         }
         let wait = p.try_acquire(t0 + Duration::from_secs(10)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(50) + GUARD);
@@ -198,14 +178,7 @@ mod tests {
     fn learns_the_limit_from_headers() {
         let p = pacer(120, 0.5);
         assert_eq!(p.budget(), 60);
-        p.observe(
-            Some(RateHeaders {
-                limit: Some(600),
-                remaining: Some(599),
-                reset: None,
-            }),
-            Instant::now(),
-        );
+        p.observe(Some(RateHeaders { limit: Some(600), remaining: Some(599), reset: None }), Instant::now());
         assert_eq!(p.budget(), 300);
     }
 
@@ -213,24 +186,11 @@ mod tests {
     fn waits_for_the_server_reset_when_others_used_the_window() {
         let p = pacer(120, 0.8);
         let t0 = Instant::now();
-        let unix_now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        p.observe(
-            Some(RateHeaders {
-                limit: Some(120),
-                remaining: Some(1),
-                reset: Some(unix_now + 20),
-            }),
-            t0,
-        );
+        let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        p.observe(Some(RateHeaders { limit: Some(120), remaining: Some(1), reset: Some(unix_now + 20) }), t0);
         assert!(p.try_acquire(t0).is_ok());
         let wait = p.try_acquire(t0).unwrap_err();
-        assert!(
-            wait > Duration::from_secs(18) && wait <= Duration::from_secs(20),
-            "{wait:?}"
-        );
+        assert!(wait > Duration::from_secs(18) && wait <= Duration::from_secs(20), "{wait:?}");
     }
 
     #[test]
@@ -238,10 +198,7 @@ mod tests {
         let p = pacer(120, 0.8);
         let t0 = Instant::now();
         p.pause(Duration::from_secs(7), t0);
-        assert_eq!(
-            p.try_acquire(t0 + Duration::from_secs(2)).unwrap_err(),
-            Duration::from_secs(5)
-        );
+        assert_eq!(p.try_acquire(t0 + Duration::from_secs(2)).unwrap_err(), Duration::from_secs(5));
         assert!(p.try_acquire(t0 + Duration::from_secs(7)).is_ok());
     }
 }

@@ -60,17 +60,11 @@ impl Transport {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Answer, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
         self.pacer.acquire().await;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .header("X-Api-Key", self.key.header());
+        let mut req =
+            self.http.request(method.clone(), format!("{}{path}", self.base)).header("X-Api-Key", self.key.header());
         if !query.is_empty() {
             req = req.query(query);
         }
@@ -101,16 +95,11 @@ impl Transport {
         };
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        self.pacer
-            .observe(Some(rate_headers(&headers)), Instant::now());
+        self.pacer.observe(Some(rate_headers(&headers)), Instant::now());
         let bytes = match res.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                let failure = if e.is_timeout() {
-                    Failure::Timeout
-                } else {
-                    Failure::Dropped
-                };
+                let failure = if e.is_timeout() { Failure::Timeout } else { Failure::Dropped };
                 return Err(fail(failure, transport_cause(&e)));
             }
         };
@@ -127,22 +116,17 @@ impl Transport {
         if failed {
             let mut err = fail(
                 Failure::Status(status),
-                body.get("message")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| reason(status), str::to_string),
+                body.get("message").and_then(Value::as_str).map_or_else(|| reason(status), str::to_string),
             );
             if let Some(Value::Object(fields)) = body.get("errors") {
                 err.field_errors = fields
                     .iter()
                     .map(|(k, v)| {
                         let msgs = match v {
-                            Value::Array(a) => a
-                                .iter()
-                                .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string))
-                                .collect(),
-                            other => vec![other
-                                .as_str()
-                                .map_or_else(|| other.to_string(), str::to_string)],
+                            Value::Array(a) => {
+                                a.iter().map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string)).collect()
+                            }
+                            other => vec![other.as_str().map_or_else(|| other.to_string(), str::to_string)],
                         };
                         (k.clone(), msgs)
                     })
@@ -153,16 +137,9 @@ impl Transport {
             }
             return Err(err);
         }
-        let meta = body.get("meta").and_then(|m| {
-            Some((
-                number(m.get("current_page")?)?,
-                number(m.get("last_page")?)?,
-            ))
-        });
+        let meta = body.get("meta").and_then(|m| Some((number(m.get("current_page")?)?, number(m.get("last_page")?)?)));
         let data = match body {
-            Value::Object(mut o) if o.contains_key("data") => {
-                o.remove("data").unwrap_or(Value::Null)
-            }
+            Value::Object(mut o) if o.contains_key("data") => o.remove("data").unwrap_or(Value::Null),
             other => other,
         };
         Ok(Answer { data, meta })
@@ -192,19 +169,12 @@ impl Transport {
                 let wait = Duration::from_secs(err.retry_after.unwrap_or(1));
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 self.pacer.pause(wait, Instant::now());
-                self.emit(ClientEvent::Throttled {
-                    method: method.to_string(),
-                    path: path.to_string(),
-                    wait,
-                });
+                self.emit(ClientEvent::Throttled { method: method.to_string(), path: path.to_string(), wait });
                 continue;
             }
             if method == Method::DELETE && err.status() == Some(404) && attempt > 1 {
                 // An earlier try deleted it and its answer was lost.
-                return Ok(Answer {
-                    data: Value::Null,
-                    meta: None,
-                });
+                return Ok(Answer { data: Value::Null, meta: None });
             }
             let retryable = retry == Retry::Idempotent || err.failure == Failure::Connect;
             if retryable && err.is_transient() && attempt < self.max_attempts {
@@ -226,10 +196,7 @@ impl Transport {
 
     /// Exponential backoff with jitter: half the step fixed, half random.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let step = self
-            .retry_base
-            .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-            .min(Duration::from_secs(10));
+        let step = self.retry_base.saturating_mul(1 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(10));
         step / 2 + step.mul_f64(jitter() / 2.0)
     }
 
@@ -239,17 +206,11 @@ impl Transport {
         let mut page = 1u64;
         loop {
             let query = [("per_page", "100".to_string()), ("page", page.to_string())];
-            let answer = self
-                .call(Method::GET, path, &query, None, Retry::Idempotent)
-                .await?;
+            let answer = self.call(Method::GET, path, &query, None, Retry::Idempotent).await?;
             match answer.data {
                 Value::Array(a) => items.extend(a),
                 other => {
-                    return Err(ApiError::decode(
-                        "GET",
-                        path,
-                        format!("expected a list, got {}", kind_of(&other)),
-                    ));
+                    return Err(ApiError::decode("GET", path, format!("expected a list, got {}", kind_of(&other))));
                 }
             }
             match answer.meta {
@@ -270,11 +231,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 fn reason(status: u16) -> String {
-    reqwest::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("error")
-        .to_string()
+    reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("error").to_string()
 }
 
 /// reqwest's error chain, without the URL (it names the host, which is fine, but the chain is clearer).
@@ -317,10 +274,7 @@ fn retry_after(body: &Value, h: &HeaderMap) -> u64 {
         return s.max(1);
     }
     if let Some(reset) = header_u64(h, "x-ratelimit-reset") {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         return reset.saturating_sub(now).max(1);
     }
     1
@@ -330,11 +284,6 @@ fn retry_after(body: &Value, h: &HeaderMap) -> u64 {
 fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

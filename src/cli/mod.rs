@@ -1,26 +1,63 @@
 //! The command line: one file per command, each parsing its arguments into options and calling the library.
 
+mod plan;
 mod sandbox;
 mod schema;
 mod validate;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 
 #[derive(Parser)]
-#[command(
-    name = "skyform",
-    version,
-    about = "Manage a SkyLight Chat account as code: plan and apply YAML manifests."
-)]
+#[command(name = "skyform", version, about = "Manage a SkyLight Chat account as code: plan and apply YAML manifests.")]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Args, Clone)]
+pub struct Global {
+    /// The API base URL (default: $SKYLIGHT_API_URL, else the public API). The key comes from $SKYLIGHT_API_KEY.
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Colour in human output; `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: Color,
+    /// Show retries, throttling and other details on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Print only results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Global {
+    /// Whether to colour stdout.
+    pub fn color_stdout(&self) -> bool {
+        match self.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Load and check manifests offline: YAML, schema, references, env vars, files. No network.
     Validate(validate::Args),
+    /// Read the live account and show, field by field, what apply would change.
+    Plan(plan::Args),
     /// Print the manifest JSON Schema (checked in as schemas/manifest.schema.json).
     Schema(schema::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
@@ -39,6 +76,7 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args, &cli.global),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     };
@@ -49,4 +87,9 @@ pub fn run() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// A runtime for the async engine.
+pub fn runtime() -> skyform::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().map_err(|e| skyform::Error::new(skyform::ErrorKind::Io, e.to_string()))
 }

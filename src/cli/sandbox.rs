@@ -47,11 +47,8 @@ pub struct Args {
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    let s = s
-        .strip_prefix("localhost:")
-        .map_or_else(|| s.to_string(), |port| format!("127.0.0.1:{port}"));
-    s.parse()
-        .map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8787"))
+    let s = s.strip_prefix("localhost:").map_or_else(|| s.to_string(), |port| format!("127.0.0.1:{port}"));
+    s.parse().map_err(|_| format!("`{s}` is not an address like 127.0.0.1:8787"))
 }
 
 fn parse_offset(s: &str) -> Result<i32, String> {
@@ -72,9 +69,8 @@ fn parse_offset(s: &str) -> Result<i32, String> {
 pub fn run(args: Args) -> Result<i32> {
     let store = match &args.seed {
         Some(path) => Store::load(path).map_err(|e| {
-            Error::new(ErrorKind::Input, format!("invalid seed: {e}")).with_hint(
-                "a seed is the JSON shape of `GET /_sandbox/state`; every field may be left out",
-            )
+            Error::new(ErrorKind::Input, format!("invalid seed: {e}"))
+                .with_hint("a seed is the JSON shape of `GET /_sandbox/state`; every field may be left out")
         })?,
         None => Store::default(),
     };
@@ -84,8 +80,7 @@ pub fn run(args: Args) -> Result<i32> {
             Error::new(ErrorKind::Usage, format!("invalid --fault `{raw}`: {e}"))
                 .with_hint(r#"a rule looks like {"method":"PUT","path":"/api/v1/team/*","count":3,"status":503}"#)
         })?;
-        rule.validate()
-            .map_err(|e| Error::new(ErrorKind::Usage, format!("invalid --fault `{raw}`: {e}")))?;
+        rule.validate().map_err(|e| Error::new(ErrorKind::Usage, format!("invalid --fault `{raw}`: {e}")))?;
         faults.push(rule);
     }
     let config = SandboxConfig {
@@ -102,28 +97,17 @@ pub fn run(args: Args) -> Result<i32> {
             webhooks_paginated: args.paginate_webhooks,
         },
     };
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
     runtime.block_on(async {
         let sandbox = Sandbox::start(config, store).await?;
         for rule in faults {
-            sandbox
-                .add_fault(rule)
-                .map_err(|e| Error::new(ErrorKind::Usage, format!("invalid --fault: {e}")))?;
+            sandbox.add_fault(rule).map_err(|e| Error::new(ErrorKind::Usage, format!("invalid --fault: {e}")))?;
         }
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "listening on {} (api key: {})",
-            sandbox.url(),
-            sandbox.api_key()
-        );
+        let _ = writeln!(out, "listening on {} (api key: {})", sandbox.url(), sandbox.api_key());
         let _ = out.flush();
         drop(out);
-        eprintln!(
-            "control endpoints: {}/_sandbox/{{requests,faults,latency,state}}; Ctrl-C stops",
-            sandbox.root_url()
-        );
+        eprintln!("control endpoints: {}/_sandbox/{{requests,faults,latency,state}}; Ctrl-C stops", sandbox.root_url());
         sandbox.run_until(shutdown_signal()).await;
         Ok(0)
     })
@@ -132,11 +116,10 @@ pub fn run(args: Args) -> Result<i32> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

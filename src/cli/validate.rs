@@ -12,11 +12,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        args.paths
-    };
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
     match manifest::load(&paths, &process_env) {
         Ok(set) => {
             println!("ok: {}", set.summary());

@@ -11,10 +11,7 @@ pub struct InterpolationError {
 }
 
 /// Replaces every reference; collects every error rather than stopping at the first.
-pub fn interpolate(
-    s: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, Vec<InterpolationError>> {
+pub fn interpolate(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<InterpolationError>> {
     if !s.contains('$') {
         return Ok(s.to_string());
     }
@@ -29,11 +26,7 @@ pub fn interpolate(
                 i += 2;
             }
             ('$', Some('{')) => {
-                let Some(close) = chars[i + 2..]
-                    .iter()
-                    .position(|c| *c == '}')
-                    .map(|p| p + i + 2)
-                else {
+                let Some(close) = chars[i + 2..].iter().position(|c| *c == '}').map(|p| p + i + 2) else {
                     errors.push(InterpolationError {
                         offset: i,
                         len: chars.len() - i,
@@ -47,17 +40,15 @@ pub fn interpolate(
                     Some((n, d)) => (n, Some(d)),
                     None => (inner.as_str(), None),
                 };
-                let valid = name
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if !valid {
                     errors.push(InterpolationError {
                         offset: i,
                         len: close - i + 1,
                         message: format!("`${{{inner}}}` is not a variable reference"),
-                        hint: "names are letters, digits and _, e.g. ${CRM_WEBHOOK_URL}; write $$ for a literal $".into(),
+                        hint: "names are letters, digits and _, e.g. ${CRM_WEBHOOK_URL}; write $$ for a literal $"
+                            .into(),
                     });
                 } else {
                     match (env(name), default) {
@@ -96,16 +87,10 @@ mod tests {
 
     #[test]
     fn replaces_defaults_and_escapes() {
-        assert_eq!(
-            interpolate("https://${HOST}/h", &env).unwrap(),
-            "https://crm.example/h"
-        );
+        assert_eq!(interpolate("https://${HOST}/h", &env).unwrap(), "https://crm.example/h");
         assert_eq!(interpolate("${PORT:-443}", &env).unwrap(), "443");
         assert_eq!(interpolate("${EMPTY:-}", &env).unwrap(), "");
-        assert_eq!(
-            interpolate("costs $$5, ${HOST:-x}", &env).unwrap(),
-            "costs $5, crm.example"
-        );
+        assert_eq!(interpolate("costs $$5, ${HOST:-x}", &env).unwrap(), "costs $5, crm.example");
         assert_eq!(interpolate("plain $ sign", &env).unwrap(), "plain $ sign");
     }
 
@@ -114,11 +99,7 @@ mod tests {
         let errs = interpolate("${A}/${HOST}/${B}", &env).unwrap_err();
         assert_eq!(errs.iter().map(|e| e.offset).collect::<Vec<_>>(), [0, 13]);
         assert!(errs[0].message.contains("`A`"));
-        assert!(interpolate("${1X}", &env).unwrap_err()[0]
-            .message
-            .contains("not a variable"));
-        assert!(interpolate("${OPEN", &env).unwrap_err()[0]
-            .message
-            .contains("not closed"));
+        assert!(interpolate("${1X}", &env).unwrap_err()[0].message.contains("not a variable"));
+        assert!(interpolate("${OPEN", &env).unwrap_err()[0].message.contains("not closed"));
     }
 }

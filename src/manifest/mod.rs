@@ -30,10 +30,7 @@ pub const MAX_TEXT_BYTES: u64 = 1024 * 1024;
 /// One manifest file, as written. Every section is optional; sections of all files are merged.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(
-    title = "skyform manifest",
-    description = "A SkyLight Chat account as code. See skyform's README."
-)]
+#[schemars(title = "skyform manifest", description = "A SkyLight Chat account as code. See skyform's README.")]
 pub struct ManifestFile {
     /// Reusable texts, local to the manifests: `name: text`, or `name: { file: path }`.
     #[serde(default)]
@@ -52,15 +49,7 @@ pub struct ManifestFile {
     pub settings: Settings,
 }
 
-const SECTIONS: &[&str] = &[
-    "prompts",
-    "agents",
-    "knowledge_base",
-    "webhooks",
-    "team",
-    "campaigns",
-    "settings",
-];
+const SECTIONS: &[&str] = &["prompts", "agents", "knowledge_base", "webhooks", "team", "campaigns", "settings"];
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -83,22 +72,18 @@ pub struct ManifestSet {
     pub settings: Settings,
     /// Every manifest file read, in load order.
     pub files: Vec<PathBuf>,
+    /// Their texts, to quote lines in later problems (unresolvable names at plan time).
+    pub sources: std::collections::BTreeMap<PathBuf, String>,
 }
 
 impl ManifestSet {
     /// `3 agents, 7 knowledge entries, ...` for `validate`'s summary line.
     pub fn summary(&self) -> String {
-        let n = |count: usize, one: &str, many: &str| {
-            format!("{count} {}", if count == 1 { one } else { many })
-        };
+        let n = |count: usize, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
         format!(
             "{}, {}, {}, {}, {} ({}, {})",
             n(self.agents.len(), "agent", "agents"),
-            n(
-                self.knowledge_base.len(),
-                "knowledge entry",
-                "knowledge entries"
-            ),
+            n(self.knowledge_base.len(), "knowledge entry", "knowledge entries"),
             n(self.webhooks.len(), "webhook", "webhooks"),
             n(self.team.len(), "team member", "team members"),
             n(self.campaigns.len(), "campaign", "campaigns"),
@@ -127,19 +112,15 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
             continue;
         };
         problems.keep_source(&file, &text);
-        let ctx = FileCtx {
-            file: Arc::new(file.clone()),
-            root: Arc::new(root),
-        };
+        set.sources.insert(file.clone(), text.clone());
+        let ctx = FileCtx { file: Arc::new(file.clone()), root: Arc::new(root) };
         let node = match yaml::parse(&text) {
             Err(e) => {
                 problems.push(from_yaml(&file, e));
                 continue;
             }
             Ok((node, duplicates)) => {
-                duplicates
-                    .into_iter()
-                    .for_each(|e| problems.push(from_yaml(&file, e)));
+                duplicates.into_iter().for_each(|e| problems.push(from_yaml(&file, e)));
                 node
             }
         };
@@ -161,10 +142,7 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     resolve_entries(&mut set.team, &set.prompts, &mut problems);
     resolve_entries(&mut set.campaigns, &set.prompts, &mut problems);
 
-    let mut checks = Checks {
-        problems: Vec::new(),
-        prompts: &set.prompts,
-    };
+    let mut checks = Checks { problems: Vec::new(), prompts: &set.prompts };
     check_kind(&set.agents, &mut checks);
     check_kind(&set.knowledge_base, &mut checks);
     check_kind(&set.webhooks, &mut checks);
@@ -201,19 +179,12 @@ fn manifest_files(paths: &[PathBuf], problems: &mut Problems) -> Vec<(PathBuf, P
                 walk(path, &mut found);
                 found.sort();
                 if found.is_empty() {
-                    problems.push(Problem::file(
-                        path,
-                        "no *.yaml or *.yml files in this folder",
-                    ));
+                    problems.push(Problem::file(path, "no *.yaml or *.yml files in this folder"));
                 }
                 out.extend(found.into_iter().map(|f| (path.clone(), f)));
             }
             Ok(_) => {
-                let root = path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."))
-                    .to_path_buf();
+                let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
                 out.push((root, path.clone()));
             }
         }
@@ -236,10 +207,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         };
         if kind.is_dir() {
             walk(&path, out); // symlinked folders are not followed: no loops, no escapes
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
             out.push(path);
         }
     }
@@ -258,25 +226,15 @@ fn read_text(file: &Path, max: u64, what: &str, problems: &mut Problems) -> Opti
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     if size > max {
         problems.push(
-            Problem::file(
-                file,
-                format!(
-                    "the {what} is {}; the limit is {}",
-                    human_size(size),
-                    human_size(max)
-                ),
-            )
-            .hint("split it into smaller files"),
+            Problem::file(file, format!("the {what} is {}; the limit is {}", human_size(size), human_size(max)))
+                .hint("split it into smaller files"),
         );
         return None;
     }
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
-            problems.push(Problem::file(
-                file,
-                format!("cannot read: {}", io_reason(&e)),
-            ));
+            problems.push(Problem::file(file, format!("cannot read: {}", io_reason(&e))));
             return None;
         }
     };
@@ -285,19 +243,13 @@ fn read_text(file: &Path, max: u64, what: &str, problems: &mut Problems) -> Opti
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = valid.iter().filter(|b| **b == b'\n').count() as u32 + 1;
-            let col = String::from_utf8_lossy(
-                &valid[valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1)..],
-            )
-            .chars()
-            .count() as u32
+            let col = String::from_utf8_lossy(&valid[valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1)..])
+                .chars()
+                .count() as u32
                 + 1;
             problems.push(
-                Problem::at(
-                    file,
-                    Pos { line, col },
-                    format!("the {what} is not UTF-8 (invalid byte at line {line})"),
-                )
-                .hint("save the file as UTF-8"),
+                Problem::at(file, Pos { line, col }, format!("the {what} is not UTF-8 (invalid byte at line {line})"))
+                    .hint("save the file as UTF-8"),
             );
             None
         }
@@ -321,34 +273,21 @@ fn from_yaml(file: &Path, e: yaml::YamlError) -> Problem {
 }
 
 fn interpolate_all(node: &mut Node, env: Env, file: &Path, problems: &mut Problems) {
-    node.scalars_mut(
-        &mut |value, style, pos| match interpolate::interpolate(value, env) {
-            Ok(v) => *value = v,
-            Err(errors) => {
-                for e in errors {
-                    let before = &value.chars().take(e.offset).collect::<String>();
-                    let col = match style {
-                        _ if before.contains('\n') => pos.col,
-                        Style::Plain => pos.col + e.offset as u32,
-                        Style::Quoted => pos.col + 1 + e.offset as u32,
-                        Style::Block => pos.col,
-                    };
-                    problems.push(
-                        Problem::at(
-                            file,
-                            Pos {
-                                line: pos.line,
-                                col,
-                            },
-                            e.message,
-                        )
-                        .hint(e.hint)
-                        .len(e.len),
-                    );
-                }
+    node.scalars_mut(&mut |value, style, pos| match interpolate::interpolate(value, env) {
+        Ok(v) => *value = v,
+        Err(errors) => {
+            for e in errors {
+                let before = &value.chars().take(e.offset).collect::<String>();
+                let col = match style {
+                    _ if before.contains('\n') => pos.col,
+                    Style::Plain => pos.col + e.offset as u32,
+                    Style::Quoted => pos.col + 1 + e.offset as u32,
+                    Style::Block => pos.col,
+                };
+                problems.push(Problem::at(file, Pos { line: pos.line, col }, e.message).hint(e.hint).len(e.len));
             }
-        },
-    );
+        }
+    });
 }
 
 fn read_sections(
@@ -361,12 +300,8 @@ fn read_sections(
     let file = ctx.file.as_path();
     let yaml::Kind::Map(sections) = &root.kind else {
         problems.push(
-            Problem::at(
-                file,
-                root.pos,
-                format!("expected a mapping of sections, found {}", root.describe()),
-            )
-            .hint("a manifest has top-level keys such as `agents:`, `webhooks:`, `team:`"),
+            Problem::at(file, root.pos, format!("expected a mapping of sections, found {}", root.describe()))
+                .hint("a manifest has top-level keys such as `agents:`, `webhooks:`, `team:`"),
         );
         return;
     };
@@ -391,8 +326,7 @@ fn read_sections(
                 Err(e) => problems.push(de_problem(file, e, value.pos)),
             },
             other => {
-                let p = Problem::at(file, key.pos, format!("unknown section `{other}`"))
-                    .len(other.chars().count());
+                let p = Problem::at(file, key.pos, format!("unknown section `{other}`")).len(other.chars().count());
                 problems.push(match closest(other, SECTIONS) {
                     Some(best) => p.hint(format!("did you mean `{best}`?")),
                     None => p.hint(format!("sections are {}", SECTIONS.join(", "))),
@@ -413,12 +347,7 @@ fn de_problem(file: &Path, e: yaml::DeError, fallback: Pos) -> Problem {
 fn origin_of(ctx: &FileCtx, node: &Node) -> Origin {
     let mut fields = HashMap::new();
     node.positions("", &mut fields);
-    Origin {
-        file: ctx.file.clone(),
-        root: ctx.root.clone(),
-        pos: node.pos,
-        fields: Arc::new(fields),
-    }
+    Origin { file: ctx.file.clone(), root: ctx.root.clone(), pos: node.pos, fields: Arc::new(fields) }
 }
 
 fn read_list<T: Entry + for<'de> Deserialize<'de>>(
@@ -433,16 +362,8 @@ fn read_list<T: Entry + for<'de> Deserialize<'de>>(
         _ if value.is_null() => return,
         _ => {
             problems.push(
-                Problem::at(
-                    file,
-                    value.pos,
-                    format!(
-                        "expected a list of {}s, found {}",
-                        T::LABEL,
-                        value.describe()
-                    ),
-                )
-                .hint("start each entry with `- `"),
+                Problem::at(file, value.pos, format!("expected a list of {}s, found {}", T::LABEL, value.describe()))
+                    .hint("start each entry with `- `"),
             );
             return;
         }
@@ -469,12 +390,8 @@ fn read_prompts(
     let yaml::Kind::Map(entries) = &value.kind else {
         if !value.is_null() {
             problems.push(
-                Problem::at(
-                    file,
-                    value.pos,
-                    format!("expected a mapping of prompts, found {}", value.describe()),
-                )
-                .hint("write `prompts:` then `name: text` or `name: { file: path }` lines"),
+                Problem::at(file, value.pos, format!("expected a mapping of prompts, found {}", value.describe()))
+                    .hint("write `prompts:` then `name: text` or `name: { file: path }` lines"),
             );
         }
         return;
@@ -489,10 +406,7 @@ fn read_prompts(
                         Problem::at(
                             file,
                             key.pos,
-                            format!(
-                                "prompt `{name}` is defined twice (first at {})",
-                                first.short()
-                            ),
+                            format!("prompt `{name}` is defined twice (first at {})", first.short()),
                         )
                         .hint("prompt names are shared by every manifest file; rename one"),
                     );
@@ -508,12 +422,7 @@ fn read_prompts(
 }
 
 /// Reads `{file:}` texts relative to `origin`'s manifest, never outside `root`.
-fn load_file_text(
-    rel: &str,
-    origin: &Origin,
-    field: &str,
-    problems: &mut Problems,
-) -> Option<String> {
+fn load_file_text(rel: &str, origin: &Origin, field: &str, problems: &mut Problems) -> Option<String> {
     let root = origin.root.as_path();
     let at = |msg: String| origin.problem(field, msg);
     let rel_path = Path::new(rel);
@@ -522,40 +431,25 @@ fn load_file_text(
         return None;
     }
     if rel_path.is_absolute() {
-        problems.push(
-            at(format!("`{rel}` is an absolute path"))
-                .hint("write the path relative to this manifest file"),
-        );
+        problems.push(at(format!("`{rel}` is an absolute path")).hint("write the path relative to this manifest file"));
         return None;
     }
     let base = origin.file.parent().unwrap_or(Path::new("."));
     let path = base.join(rel_path);
     let escape = || {
-        at(format!(
-            "`{rel}` leads outside the manifest folder `{}`",
-            root.display()
-        ))
-        .hint("keep texts inside the folder you pass to skyform (symlinks are followed)")
+        at(format!("`{rel}` leads outside the manifest folder `{}`", root.display()))
+            .hint("keep texts inside the folder you pass to skyform (symlinks are followed)")
     };
-    let (Ok(real_root), Ok(real)) = (std::fs::canonicalize(root), std::fs::canonicalize(&path))
-    else {
+    let (Ok(real_root), Ok(real)) = (std::fs::canonicalize(root), std::fs::canonicalize(&path)) else {
         // Missing: still refuse a path that climbs out, before saying it is missing.
-        if rel_path
-            .components()
-            .filter(|c| matches!(c, std::path::Component::ParentDir))
-            .count()
-            > base
-                .strip_prefix(root)
-                .map_or(0, |p| p.components().count())
+        if rel_path.components().filter(|c| matches!(c, std::path::Component::ParentDir)).count()
+            > base.strip_prefix(root).map_or(0, |p| p.components().count())
         {
             problems.push(escape());
         } else {
             problems.push(
-                at(format!(
-                    "file `{rel}` not found (looked for {})",
-                    path.display()
-                ))
-                .hint("check the path; it is relative to this manifest file"),
+                at(format!("file `{rel}` not found (looked for {})", path.display()))
+                    .hint("check the path; it is relative to this manifest file"),
             );
         }
         return None;
@@ -579,11 +473,7 @@ fn load_file_text(
     text
 }
 
-fn resolve_prompts(
-    set: &mut ManifestSet,
-    origins: &HashMap<String, Origin>,
-    problems: &mut Problems,
-) {
+fn resolve_prompts(set: &mut ManifestSet, origins: &HashMap<String, Origin>, problems: &mut Problems) {
     for (name, text) in set.prompts.iter_mut() {
         let Some(origin) = origins.get(name) else {
             continue;
@@ -596,10 +486,7 @@ fn resolve_prompts(
             }
             Text::Prompt { .. } => problems.push(
                 origin
-                    .problem(
-                        "prompt",
-                        format!("prompt `{name}` refers to another prompt"),
-                    )
+                    .problem("prompt", format!("prompt `{name}` refers to another prompt"))
                     .hint("a prompt is a text or `{ file: path }`; prompts do not nest"),
             ),
             Text::Inline(_) | Text::Loaded { .. } => {}
@@ -618,30 +505,22 @@ fn resolve_entries<T: Entry + TextFields>(
         for (field, text) in entry.texts_mut() {
             match text.clone() {
                 Text::File { file } => {
-                    if let Some(value) =
-                        load_file_text(&file, &origin, &format!("{field}.file"), problems)
-                    {
+                    if let Some(value) = load_file_text(&file, &origin, &format!("{field}.file"), problems) {
                         *text = Text::Loaded { value, from: file };
                     }
                 }
                 Text::Prompt { prompt } => match prompts.get(&prompt).and_then(Text::value) {
-                    Some(value) => {
-                        *text = Text::Loaded {
-                            value: value.to_string(),
-                            from: format!("prompt {prompt}"),
-                        }
-                    }
+                    Some(value) => *text = Text::Loaded { value: value.to_string(), from: format!("prompt {prompt}") },
                     None if prompts.contains_key(&prompt) => {} // its own problem was reported
                     None => {
                         let p = origin
-                            .problem(
-                                &format!("{field}.prompt"),
-                                format!("prompt `{prompt}` is not defined"),
-                            )
+                            .problem(&format!("{field}.prompt"), format!("prompt `{prompt}` is not defined"))
                             .len(prompt.chars().count());
                         problems.push(match closest(&prompt, &names) {
                             Some(best) => p.hint(format!("did you mean `{best}`?")),
-                            None => p.hint(format!("define it under `prompts:` (`{prompt}: {{ file: prompts/{prompt}.md }}`)")),
+                            None => p.hint(format!(
+                                "define it under `prompts:` (`{prompt}: {{ file: prompts/{prompt}.md }}`)"
+                            )),
                         });
                     }
                 },
@@ -690,11 +569,7 @@ impl TextFields for KnowledgeEntrySpec {
 
 impl TextFields for CampaignSpec {
     fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
-        self.message
-            .as_mut()
-            .map(|t| ("message", t))
-            .into_iter()
-            .collect()
+        self.message.as_mut().map(|t| ("message", t)).into_iter().collect()
     }
 }
 
@@ -724,11 +599,7 @@ fn check_kind<T: Entry>(entries: &[T], c: &mut Checks) {
                 c.push(
                     o.problem(
                         "id",
-                        format!(
-                            "{} id {id} is pinned twice (first at {})",
-                            T::LABEL,
-                            first.origin().short()
-                        ),
+                        format!("{} id {id} is pinned twice (first at {})", T::LABEL, first.origin().short()),
                     )
                     .hint("an id names one live object; pin it once"),
                 );
@@ -738,12 +609,15 @@ fn check_kind<T: Entry>(entries: &[T], c: &mut Checks) {
         if let Some(first) = by_key.insert(key.clone(), e) {
             if e.id().is_none() || first.id().is_none() {
                 c.push(
-                    o.problem(T::KEY_FIELD, format!(
-                        "a second {} with {} `{key}` (first at {})",
-                        T::LABEL,
+                    o.problem(
                         T::KEY_FIELD,
-                        first.origin().short()
-                    ))
+                        format!(
+                            "a second {} with {} `{key}` (first at {})",
+                            T::LABEL,
+                            T::KEY_FIELD,
+                            first.origin().short()
+                        ),
+                    )
                     .hint(format!(
                         "{}s are matched by {}: rename one, or pin each to a live object with `id:`",
                         T::LABEL,
@@ -756,10 +630,8 @@ fn check_kind<T: Entry>(entries: &[T], c: &mut Checks) {
 }
 
 fn check_default_agent(agents: &[AgentSpec], c: &mut Checks) {
-    let defaults: Vec<&AgentSpec> = agents
-        .iter()
-        .filter(|a| a.is_default == Some(true) && a.ensure == Ensure::Present)
-        .collect();
+    let defaults: Vec<&AgentSpec> =
+        agents.iter().filter(|a| a.is_default == Some(true) && a.ensure == Ensure::Present).collect();
     for extra in defaults.iter().skip(1) {
         c.push(
             extra

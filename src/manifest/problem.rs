@@ -25,23 +25,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn at(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
-        Problem {
-            file: file.to_path_buf(),
-            pos: Some(pos),
-            len: 1,
-            message: message.into(),
-            hint: None,
-        }
+        Problem { file: file.to_path_buf(), pos: Some(pos), len: 1, message: message.into(), hint: None }
     }
 
     pub fn file(file: &Path, message: impl Into<String>) -> Self {
-        Problem {
-            file: file.to_path_buf(),
-            pos: None,
-            len: 1,
-            message: message.into(),
-            hint: None,
-        }
+        Problem { file: file.to_path_buf(), pos: None, len: 1, message: message.into(), hint: None }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -90,11 +78,7 @@ impl Problems {
 
     /// Sorted by file and position, so output is stable whatever order the checks ran in.
     pub fn sort(&mut self) {
-        self.list.sort_by(|a, b| {
-            (&a.file, a.pos)
-                .cmp(&(&b.file, b.pos))
-                .then(a.message.cmp(&b.message))
-        });
+        self.list.sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)).then(a.message.cmp(&b.message)));
         self.list.dedup();
     }
 
@@ -107,16 +91,9 @@ impl Problems {
                 if let Some(line) = text.lines().nth((pos.line as usize).saturating_sub(1)) {
                     let n = pos.line.to_string();
                     let pad = " ".repeat(n.len());
-                    let shown: String = line
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                        .replace('\t', " ");
-                    let indent: String = shown
-                        .chars()
-                        .take((pos.col as usize).saturating_sub(1))
-                        .map(|_| ' ')
-                        .collect();
+                    let shown: String = line.chars().take(200).collect::<String>().replace('\t', " ");
+                    let indent: String =
+                        shown.chars().take((pos.col as usize).saturating_sub(1)).map(|_| ' ').collect();
                     let _ = writeln!(out, "    {n} | {shown}");
                     let _ = writeln!(out, "    {pad} | {indent}{}", "^".repeat(p.len.min(120)));
                 }
@@ -163,9 +140,7 @@ fn distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }

@@ -58,10 +58,7 @@ impl Node {
     /// The value under `key` in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.kind {
-            Kind::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
-                .map(|(_, v)| v),
+            Kind::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -71,14 +68,8 @@ impl Node {
             Kind::Map(_) => "a mapping",
             Kind::Seq(_) => "a list",
             Kind::Scalar { .. } if self.is_null() => "nothing (null)",
-            Kind::Scalar {
-                value,
-                style: Style::Plain,
-            } if parse_bool(value).is_some() => "a boolean",
-            Kind::Scalar {
-                value,
-                style: Style::Plain,
-            } if value.parse::<f64>().is_ok() => "a number",
+            Kind::Scalar { value, style: Style::Plain } if parse_bool(value).is_some() => "a boolean",
+            Kind::Scalar { value, style: Style::Plain } if value.parse::<f64>().is_ok() => "a number",
             Kind::Scalar { .. } => "a string",
         }
     }
@@ -119,21 +110,14 @@ impl Node {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
         match &self.kind {
-            Kind::Scalar {
-                value,
-                style: Style::Plain,
-            } => {
+            Kind::Scalar { value, style: Style::Plain } => {
                 if is_null_word(value) {
                     Value::Null
                 } else if let Some(b) = parse_bool(value) {
                     Value::Bool(b)
                 } else if let Ok(i) = value.parse::<i64>() {
                     Value::from(i)
-                } else if let Some(f) = value
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite() && looks_numeric(value))
-                {
+                } else if let Some(f) = value.parse::<f64>().ok().filter(|f| f.is_finite() && looks_numeric(value)) {
                     Value::from(f)
                 } else {
                     Value::String(value.clone())
@@ -142,10 +126,7 @@ impl Node {
             Kind::Scalar { value, .. } => Value::String(value.clone()),
             Kind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             Kind::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v.to_json()))
-                    .collect(),
+                entries.iter().map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v.to_json())).collect(),
             ),
         }
     }
@@ -173,8 +154,7 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 /// `inf`, `nan` and friends parse as floats in Rust but are strings to a person.
 fn looks_numeric(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+    s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
 }
 
 /// A YAML problem with its position.
@@ -192,10 +172,7 @@ pub fn parse(text: &str) -> Result<(Option<Node>, Vec<YamlError>), YamlError> {
     let mut b = Builder::default();
     loop {
         let (event, mark) = parser.next_token().map_err(|e| scan_error(text, &e))?;
-        let pos = Pos {
-            line: mark.line() as u32,
-            col: mark.col() as u32 + 1,
-        };
+        let pos = Pos { line: mark.line() as u32, col: mark.col() as u32 + 1 };
         match event {
             Event::StreamEnd => break,
             Event::StreamStart | Event::Nothing | Event::DocumentEnd => {}
@@ -205,9 +182,7 @@ pub fn parse(text: &str) -> Result<(Option<Node>, Vec<YamlError>), YamlError> {
                     return Err(YamlError {
                         pos,
                         message: "a second YAML document (`---`) in one file".into(),
-                        hint: Some(
-                            "put each document in its own file; a manifest file holds one".into(),
-                        ),
+                        hint: Some("put each document in its own file; a manifest file holds one".into()),
                     });
                 }
             }
@@ -217,13 +192,7 @@ pub fn parse(text: &str) -> Result<(Option<Node>, Vec<YamlError>), YamlError> {
                     TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => Style::Quoted,
                     _ => Style::Block,
                 };
-                b.push(
-                    Node {
-                        kind: Kind::Scalar { value, style },
-                        pos,
-                    },
-                    anchor,
-                )?;
+                b.push(Node { kind: Kind::Scalar { value, style }, pos }, anchor)?;
             }
             Event::SequenceStart(anchor, _) => b.open(Kind::Seq(Vec::new()), pos, anchor)?,
             Event::MappingStart(anchor, _) => b.open(Kind::Map(Vec::new()), pos, anchor)?,
@@ -253,35 +222,20 @@ fn count(n: &Node) -> usize {
     match &n.kind {
         Kind::Scalar { .. } => 1,
         Kind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        Kind::Map(entries) => {
-            1 + entries
-                .iter()
-                .map(|(k, v)| count(k) + count(v))
-                .sum::<usize>()
-        }
+        Kind::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
     }
 }
 
 fn scan_error(text: &str, e: &yaml_rust2::ScanError) -> YamlError {
     let m = e.marker();
-    let pos = Pos {
-        line: m.line() as u32,
-        col: m.col() as u32 + 1,
-    };
-    let line = text
-        .lines()
-        .nth((pos.line as usize).saturating_sub(1))
-        .unwrap_or("");
+    let pos = Pos { line: m.line() as u32, col: m.col() as u32 + 1 };
+    let line = text.lines().nth((pos.line as usize).saturating_sub(1)).unwrap_or("");
     let hint = if line.trim_start_matches(' ').starts_with('\t') || e.info().contains("tab") {
         Some("YAML indents with spaces, never tabs: replace the tab with spaces".to_string())
     } else {
         Some("check the indentation and quoting around this point".to_string())
     };
-    YamlError {
-        pos,
-        message: format!("invalid YAML: {}", e.info()),
-        hint,
-    }
+    YamlError { pos, message: format!("invalid YAML: {}", e.info()), hint }
 }
 
 #[derive(Default)]
@@ -308,10 +262,7 @@ impl Builder {
     }
 
     fn close(&mut self) -> Result<(), YamlError> {
-        let (mut node, anchor, _) = self
-            .stack
-            .pop()
-            .expect("the parser balances starts and ends");
+        let (mut node, anchor, _) = self.stack.pop().expect("the parser balances starts and ends");
         // A block collection starts at its first item, which is where a person looks for it.
         let first = match &node.kind {
             Kind::Map(entries) => entries.first().map(|(k, _)| k.pos),
@@ -339,14 +290,11 @@ impl Builder {
                     if !matches!(node.kind, Kind::Scalar { .. }) {
                         return Err(YamlError {
                             pos: node.pos,
-                            message: "a mapping key must be a plain value, not a list or mapping"
-                                .into(),
+                            message: "a mapping key must be a plain value, not a list or mapping".into(),
                             hint: None,
                         });
                     }
-                    if let Some((first, _)) =
-                        entries.iter().find(|(k, _)| k.as_str() == node.as_str())
-                    {
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.as_str() == node.as_str()) {
                         self.duplicates.push(YamlError {
                             pos: node.pos,
                             message: format!(
@@ -354,9 +302,7 @@ impl Builder {
                                 node.as_str().unwrap_or(""),
                                 first.pos.line
                             ),
-                            hint: Some(
-                                "a key may appear once per mapping; remove one of them".into(),
-                            ),
+                            hint: Some("a key may appear once per mapping; remove one of them".into()),
                         });
                     }
                     *pending = Some(node);
@@ -390,12 +336,7 @@ impl DeError {
     }
 
     fn new(message: String) -> Self {
-        DeError {
-            pos: None,
-            len: 1,
-            message,
-            hint: None,
-        }
+        DeError { pos: None, len: 1, message, hint: None }
     }
 }
 
@@ -429,8 +370,7 @@ impl de::Error for DeError {
             pos: None,
             len: variant.chars().count().max(1),
             message: format!("`{variant}` is not one of {}", list(expected)),
-            hint: super::problem::closest(variant, expected)
-                .map(|b| format!("did you mean `{b}`?")),
+            hint: super::problem::closest(variant, expected).map(|b| format!("did you mean `{b}`?")),
         }
     }
 
@@ -444,11 +384,7 @@ impl de::Error for DeError {
 }
 
 fn list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
 impl Node {
@@ -462,10 +398,7 @@ impl<'de> de::Deserializer<'de> for &Node {
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         let r = match &self.kind {
-            Kind::Scalar {
-                value,
-                style: Style::Plain,
-            } => {
+            Kind::Scalar { value, style: Style::Plain } => {
                 if is_null_word(value) {
                     v.visit_unit()
                 } else if let Some(b) = parse_bool(value) {
@@ -482,36 +415,26 @@ impl<'de> de::Deserializer<'de> for &Node {
             }
             Kind::Scalar { value, .. } => v.visit_str(value),
             Kind::Seq(items) => v.visit_seq(Items(items.iter())),
-            Kind::Map(entries) => v.visit_map(Entries {
-                iter: entries.iter(),
-                value: None,
-                seen: Vec::new(),
-            }),
+            Kind::Map(entries) => v.visit_map(Entries { iter: entries.iter(), value: None, seen: Vec::new() }),
         };
         r.map_err(|e: DeError| e.at(self.pos))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.kind {
-            Kind::Scalar {
-                value,
-                style: Style::Plain,
-            } if parse_bool(value).is_some() => v
-                .visit_bool(parse_bool(value).unwrap_or_default())
-                .map_err(|e: DeError| e.at(self.pos)),
-            _ => Err(DeError {
-                hint: Some("write true or false, without quotes".into()),
-                ..self.wrong("true or false")
-            }),
+            Kind::Scalar { value, style: Style::Plain } if parse_bool(value).is_some() => {
+                v.visit_bool(parse_bool(value).unwrap_or_default()).map_err(|e: DeError| e.at(self.pos))
+            }
+            _ => {
+                Err(DeError { hint: Some("write true or false, without quotes".into()), ..self.wrong("true or false") })
+            }
         }
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         // Any non-null scalar reads as text: `password: 12345678` means the string the person typed.
         match &self.kind {
-            Kind::Scalar { value, .. } if !self.is_null() => {
-                v.visit_str(value).map_err(|e: DeError| e.at(self.pos))
-            }
+            Kind::Scalar { value, .. } if !self.is_null() => v.visit_str(value).map_err(|e: DeError| e.at(self.pos)),
             _ => Err(self.wrong("a string")),
         }
     }
@@ -538,9 +461,7 @@ impl<'de> de::Deserializer<'de> for &Node {
 
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.kind {
-            Kind::Seq(items) => v
-                .visit_seq(Items(items.iter()))
-                .map_err(|e: DeError| e.at(self.pos)),
+            Kind::Seq(items) => v.visit_seq(Items(items.iter())).map_err(|e: DeError| e.at(self.pos)),
             _ => Err(self.wrong("a list")),
         }
     }
@@ -548,11 +469,7 @@ impl<'de> de::Deserializer<'de> for &Node {
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.kind {
             Kind::Map(entries) => v
-                .visit_map(Entries {
-                    iter: entries.iter(),
-                    value: None,
-                    seen: Vec::new(),
-                })
+                .visit_map(Entries { iter: entries.iter(), value: None, seen: Vec::new() })
                 .map_err(|e: DeError| e.at(self.pos)),
             _ => Err(self.wrong("a mapping")),
         }
@@ -582,11 +499,7 @@ impl<'de> de::Deserializer<'de> for &Node {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        v: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, v: V) -> Result<V::Value, DeError> {
         v.visit_newtype_struct(self)
     }
 
@@ -607,15 +520,9 @@ struct Items<'a>(std::slice::Iter<'a, Node>);
 
 impl<'de> SeqAccess<'de> for Items<'_> {
     type Error = DeError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         match self.0.next() {
-            Some(n) => seed
-                .deserialize(n)
-                .map(Some)
-                .map_err(|e: DeError| e.at(n.pos)),
+            Some(n) => seed.deserialize(n).map(Some).map_err(|e: DeError| e.at(n.pos)),
             None => Ok(None),
         }
     }
@@ -630,10 +537,7 @@ struct Entries<'a> {
 
 impl<'de> MapAccess<'de> for Entries<'_> {
     type Error = DeError;
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         let mut next = self.iter.next();
         while let Some((k, _)) = next {
             match k.as_str() {
@@ -648,19 +552,14 @@ impl<'de> MapAccess<'de> for Entries<'_> {
         match next {
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(k)
-                    .map(Some)
-                    .map_err(|e: DeError| e.at(k.pos))
+                seed.deserialize(k).map(Some).map_err(|e: DeError| e.at(k.pos))
             }
             None => Ok(None),
         }
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let v = self
-            .value
-            .take()
-            .expect("serde asks for a value after its key");
+        let v = self.value.take().expect("serde asks for a value after its key");
         seed.deserialize(v).map_err(|e: DeError| e.at(v.pos))
     }
 }
@@ -693,11 +592,7 @@ mod tests {
     fn alias_bombs_and_depth_are_refused() {
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..8 {
-            let prev = if i == 0 {
-                "a".to_string()
-            } else {
-                format!("l{}", i - 1)
-            };
+            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
             bomb.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         assert!(parse(&bomb).unwrap_err().message.contains("aliases expand"));

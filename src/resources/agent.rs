@@ -35,6 +35,7 @@ pub struct AgentSpec {
 }
 
 impl Entry for AgentSpec {
+    const R_KIND: super::Kind = super::Kind::Agents;
     const LABEL: &'static str = "agent";
     const KEY_FIELD: &'static str = "name";
 
@@ -60,18 +61,10 @@ impl Entry for AgentSpec {
         if self.ensure == Ensure::Absent {
             return;
         }
-        c.require(
-            o,
-            "system_prompt",
-            &self.system_prompt,
-            &format!("agent `{}`", self.name),
-        );
+        c.require(o, "system_prompt", &self.system_prompt, &format!("agent `{}`", self.name));
         if let Some(Text::Inline(s)) = &self.system_prompt {
             if s.trim().is_empty() {
-                c.push(o.problem(
-                    "system_prompt",
-                    "`system_prompt` is empty; the API requires a prompt",
-                ));
+                c.push(o.problem("system_prompt", "`system_prompt` is empty; the API requires a prompt"));
             }
         }
     }
@@ -90,10 +83,7 @@ pub struct LiveAgent {
     pub personality_prompt: Option<String>,
     #[serde(default, deserialize_with = "super::lenient::string_map")]
     pub response_guidelines: std::collections::BTreeMap<String, String>,
-    #[serde(
-        default = "super::lenient::yes",
-        deserialize_with = "super::lenient::flag"
-    )]
+    #[serde(default = "super::lenient::yes", deserialize_with = "super::lenient::flag")]
     pub is_active: bool,
     #[serde(default, deserialize_with = "super::lenient::flag")]
     pub is_default: bool,
@@ -113,5 +103,40 @@ impl super::Resource for Agents {
     }
     fn live_key(l: &LiveAgent) -> String {
         l.name.clone()
+    }
+    fn summary(l: &LiveAgent) -> serde_json::Value {
+        serde_json::json!({"id": l.id, "name": l.name, "is_default": l.is_default, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
+    }
+}
+
+fn guidelines<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> serde_json::Value {
+    let map: std::collections::BTreeMap<&str, &str> = pairs.map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    serde_json::json!(map)
+}
+
+impl super::Managed for AgentSpec {
+    type R = Agents;
+
+    fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
+        let text = |t: &Option<Text>| super::canon_text(t.as_ref().and_then(Text::value));
+        Ok(vec![
+            ("name", super::canon_short(&self.name)),
+            ("system_prompt", text(&self.system_prompt)),
+            ("instruction_prompt", text(&self.instruction_prompt)),
+            ("personality_prompt", text(&self.personality_prompt)),
+            ("response_guidelines", guidelines(self.response_guidelines.iter().flatten())),
+            ("is_active", serde_json::Value::Bool(self.is_active.unwrap_or(true))),
+        ])
+    }
+
+    fn live_fields(l: &LiveAgent) -> super::Fields {
+        vec![
+            ("name", super::canon_short(&l.name)),
+            ("system_prompt", super::canon_text(Some(&l.system_prompt))),
+            ("instruction_prompt", super::canon_text(l.instruction_prompt.as_deref())),
+            ("personality_prompt", super::canon_text(l.personality_prompt.as_deref())),
+            ("response_guidelines", guidelines(l.response_guidelines.iter())),
+            ("is_active", serde_json::Value::Bool(l.is_active)),
+        ]
     }
 }

@@ -78,6 +78,7 @@ pub struct Product {
 }
 
 impl Entry for KnowledgeEntrySpec {
+    const R_KIND: super::Kind = super::Kind::KnowledgeBase;
     const LABEL: &'static str = "knowledge entry";
     const KEY_FIELD: &'static str = "title";
 
@@ -104,45 +105,28 @@ impl Entry for KnowledgeEntrySpec {
             return;
         }
         let Some(kind) = self.kind else {
-            c.require(
-                o,
-                "type",
-                &self.kind,
-                &format!("knowledge entry `{}`", self.title),
-            );
+            c.require(o, "type", &self.kind, &format!("knowledge entry `{}`", self.title));
             return;
         };
         let Some(own) = kind.body_field() else {
             c.push(
                 o.problem(
                     "type",
-                    format!(
-                        "skyform cannot manage `{}` entries yet: they are created by file upload",
-                        kind.as_str()
-                    ),
+                    format!("skyform cannot manage `{}` entries yet: they are created by file upload", kind.as_str()),
                 )
                 .hint("remove this entry; the live entry stays in the account, unmanaged"),
             );
             return;
         };
-        let present = [
-            ("content", self.content.is_some()),
-            ("url", self.url.is_some()),
-            ("products", self.products.is_some()),
-        ];
+        let present =
+            [("content", self.content.is_some()), ("url", self.url.is_some()), ("products", self.products.is_some())];
         let has_own = present.iter().any(|(f, set)| *f == own && *set);
         for (field, is_set) in present {
             if is_set && field != own {
                 let hint = if has_own {
-                    format!(
-                        "remove `{field}:`; a `{}` entry takes only `{own}`",
-                        kind.as_str()
-                    )
+                    format!("remove `{field}:`; a `{}` entry takes only `{own}`", kind.as_str())
                 } else {
-                    format!(
-                        "a `{}` entry takes `{own}`: replace `{field}:` with `{own}:`",
-                        kind.as_str()
-                    )
+                    format!("a `{}` entry takes `{own}`: replace `{field}:` with `{own}:`", kind.as_str())
                 };
                 c.push(
                     o.problem(
@@ -200,6 +184,8 @@ pub struct LiveKnowledgeEntry {
     pub products: Option<Vec<LiveProduct>>,
     #[serde(default)]
     pub file_name: Option<String>,
+    #[serde(default, deserialize_with = "super::lenient::time")]
+    pub updated_at: Option<time::OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, PartialEq)]
@@ -226,5 +212,83 @@ impl super::Resource for KnowledgeBase {
     }
     fn live_key(l: &LiveKnowledgeEntry) -> String {
         l.title.clone()
+    }
+    fn summary(l: &LiveKnowledgeEntry) -> serde_json::Value {
+        serde_json::json!({"id": l.id, "title": l.title, "type": l.kind, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
+    }
+}
+
+fn product_json(name: &str, price: Option<f64>, description: Option<&str>, sku: Option<&str>) -> serde_json::Value {
+    let opt =
+        |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map_or(serde_json::Value::Null, |s| s.into());
+    serde_json::json!({
+        "name": name.trim(),
+        "price": price.map_or(serde_json::Value::Null, |p| serde_json::json!(p)),
+        "description": opt(description),
+        "sku": opt(sku),
+    })
+}
+
+impl super::Managed for KnowledgeEntrySpec {
+    type R = KnowledgeBase;
+    const NEEDS_DETAIL: bool = true;
+
+    fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
+        let text = |t: &Option<Text>| super::canon_text(t.as_ref().and_then(Text::value));
+        let kind = self.kind.unwrap_or(KnowledgeType::Text);
+        let mut f = vec![
+            ("title", super::canon_short(&self.title)),
+            ("type", kind.as_str().into()),
+            ("description", text(&self.description)),
+            ("business_description", text(&self.business_description)),
+        ];
+        match kind {
+            KnowledgeType::Text => f.push(("content", text(&self.content))),
+            KnowledgeType::Website => f.push(("url", self.url.as_deref().unwrap_or("").trim().into())),
+            KnowledgeType::ProductCatalog => f.push((
+                "products",
+                self.products
+                    .iter()
+                    .flatten()
+                    .map(|p| product_json(&p.name, p.price, p.description.as_deref(), p.sku.as_deref()))
+                    .collect(),
+            )),
+            KnowledgeType::Document | KnowledgeType::Voice => {}
+        }
+        Ok(f)
+    }
+
+    fn live_fields(l: &LiveKnowledgeEntry) -> super::Fields {
+        let mut f = vec![
+            ("title", super::canon_short(&l.title)),
+            ("type", l.kind.as_str().into()),
+            ("description", super::canon_text(l.description.as_deref())),
+            ("business_description", super::canon_text(l.business_description.as_deref())),
+        ];
+        match l.kind.as_str() {
+            "text" => f.push(("content", super::canon_text(l.content.as_deref()))),
+            "website" => f.push(("url", l.url.as_deref().unwrap_or("").trim().into())),
+            "product_catalog" => f.push((
+                "products",
+                l.products
+                    .iter()
+                    .flatten()
+                    .map(|p| product_json(&p.name, p.price, p.description.as_deref(), p.sku.as_deref()))
+                    .collect(),
+            )),
+            _ => {}
+        }
+        f
+    }
+
+    fn refuse_update(&self, live: &LiveKnowledgeEntry, changed: &[&str]) -> Option<String> {
+        changed.contains(&"type").then(|| {
+            format!(
+                "knowledge entry `{}` is a `{}` entry: its type cannot change to `{}`; add a new entry with another title and remove this one with `ensure: absent`",
+                live.title,
+                live.kind,
+                self.kind.map_or("?", KnowledgeType::as_str)
+            )
+        })
     }
 }

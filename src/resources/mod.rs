@@ -36,10 +36,7 @@ impl Origin {
 
     /// The position of a field's key, or of the entry.
     pub fn key(&self, field: &str) -> Pos {
-        self.fields
-            .get(&format!("{field}#key"))
-            .copied()
-            .unwrap_or(self.pos)
+        self.fields.get(&format!("{field}#key")).copied().unwrap_or(self.pos)
     }
 
     pub fn has(&self, field: &str) -> bool {
@@ -57,7 +54,7 @@ impl Origin {
 }
 
 /// The kinds, as `settings.prune`, `--prune` and `--target` name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Agents,
@@ -68,13 +65,22 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Agents,
-        Kind::KnowledgeBase,
-        Kind::Webhooks,
-        Kind::Team,
-        Kind::Campaigns,
-    ];
+    pub const ALL: [Kind; 5] = [Kind::Agents, Kind::KnowledgeBase, Kind::Webhooks, Kind::Team, Kind::Campaigns];
+
+    /// One object of the kind, for messages: "agent", "knowledge entry", ...
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Agents => "agent",
+            Kind::KnowledgeBase => "knowledge entry",
+            Kind::Webhooks => "webhook",
+            Kind::Team => "team member",
+            Kind::Campaigns => "campaign",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s || k.singular().replace(' ', "_") == s)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -148,9 +154,7 @@ impl<'de> Deserialize<'de> for Text {
                 let mut out = None;
                 while let Some(key) = map.next_key::<Key>()? {
                     if out.is_some() {
-                        return Err(de::Error::custom(
-                            "use either `file:` or `prompt:`, not both",
-                        ));
+                        return Err(de::Error::custom("use either `file:` or `prompt:`, not both"));
                     }
                     let v: String = map.next_value()?;
                     out = Some(match key {
@@ -158,9 +162,7 @@ impl<'de> Deserialize<'de> for Text {
                         Key::Prompt => Text::Prompt { prompt: v },
                     });
                 }
-                out.ok_or_else(|| {
-                    de::Error::custom("expected `file:` or `prompt:` in this mapping")
-                })
+                out.ok_or_else(|| de::Error::custom("expected `file:` or `prompt:` in this mapping"))
             }
         }
         d.deserialize_any(V)
@@ -206,6 +208,8 @@ impl JsonSchema for Secret {
 pub trait Entry {
     /// "agent", "knowledge entry", ...
     const LABEL: &'static str;
+    /// The kind this entry belongs to.
+    const R_KIND: Kind;
     /// The manifest key holding the natural key (`name`, `title`, `email`).
     const KEY_FIELD: &'static str;
     fn natural_key(&self) -> String;
@@ -235,10 +239,7 @@ impl Checks<'_> {
         } else if value.chars().count() > 255 {
             self.push(o.problem(
                 field,
-                format!(
-                    "`{field}` is {} characters; the API allows at most 255",
-                    value.chars().count()
-                ),
+                format!("`{field}` is {} characters; the API allows at most 255", value.chars().count()),
             ));
         }
     }
@@ -272,23 +273,14 @@ pub fn valid_email(s: &str) -> bool {
 pub fn https_problem(url: &str) -> Option<(&'static str, &'static str)> {
     let Some(rest) = url.strip_prefix("https://") else {
         return Some(if url.starts_with("http://") {
-            (
-                "must use https://",
-                "the API refuses plain http:// URLs; use https://",
-            )
+            ("must use https://", "the API refuses plain http:// URLs; use https://")
         } else {
-            (
-                "is not a URL",
-                "write a full URL such as https://example.com/hook",
-            )
+            ("is not a URL", "write a full URL such as https://example.com/hook")
         });
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Some((
-            "has no host",
-            "write a full URL such as https://example.com/hook",
-        ));
+        return Some(("has no host", "write a full URL such as https://example.com/hook"));
     }
     None
 }
@@ -312,6 +304,9 @@ pub trait Resource: Send + Sync + 'static {
     fn live_id(live: &Self::Live) -> u64;
     /// The natural key of a live object, compared as the manifests' `natural_key`.
     fn live_key(live: &Self::Live) -> String;
+    /// The fields every read of the object carries (list item or single GET) that change when anyone
+    /// edits it: what a saved plan's fingerprint covers, with the managed fields where they were read.
+    fn summary(live: &Self::Live) -> serde_json::Value;
 }
 
 /// Timestamps in either documented form (`...Z` or `...+03:00`); anything unreadable is treated as absent
@@ -324,10 +319,7 @@ pub mod lenient {
 
     pub fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
         let raw = Option::<serde_json::Value>::deserialize(d)?;
-        Ok(raw
-            .as_ref()
-            .and_then(serde_json::Value::as_str)
-            .and_then(parse_time))
+        Ok(raw.as_ref().and_then(serde_json::Value::as_str).and_then(parse_time))
     }
 
     /// RFC 3339, or the same without an offset (read as UTC).
@@ -338,11 +330,8 @@ pub mod lenient {
     }
 
     /// A map of strings where a server may send numbers or booleans (`max_length: 600`); null is empty.
-    pub fn string_map<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<String, String>, D::Error> {
-        let raw =
-            Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+    pub fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+        let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
         Ok(raw
             .into_iter()
             .filter(|(_, v)| !v.is_null())
@@ -452,4 +441,84 @@ pub mod lookup {
         #[serde(default)]
         pub pages_crawled: Option<u64>,
     }
+}
+
+// ------------------------------------------------------------------ planning: canonical forms
+
+/// An object's managed fields in canonical form, in display order. Both sides of a diff are reduced to this,
+/// so that equal configurations compare equal whatever the server's defaults and orderings.
+pub type Fields = Vec<(&'static str, serde_json::Value)>;
+
+/// Canonical long text: CRLF → LF and trailing whitespace dropped (files end with a newline, the API may
+/// trim it). An empty text is null, as the API stores it.
+pub fn canon_text(s: Option<&str>) -> serde_json::Value {
+    match s.map(|t| t.replace("\r\n", "\n")) {
+        Some(t) if !t.trim().is_empty() => serde_json::Value::String(t.trim_end().to_string()),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// A short text (name, title): kept as is but for surrounding whitespace.
+pub fn canon_short(s: &str) -> serde_json::Value {
+    serde_json::Value::String(s.trim().to_string())
+}
+
+/// A set of ids, sorted and without repeats.
+pub fn canon_ids(ids: &[u64]) -> serde_json::Value {
+    let set: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
+    serde_json::json!(set)
+}
+
+/// Names of the lookups campaigns refer to, resolved against the live account.
+#[derive(Debug, Default, Clone)]
+pub struct Lookups {
+    pub channels: Vec<lookup::Channel>,
+    pub lists: Vec<lookup::ContactList>,
+    pub segments: Vec<lookup::ContactList>,
+}
+
+/// What the plan engine needs of a kind beyond [`Entry`] and [`Resource`]: canonical desired and live
+/// fields, and the kind's own rules (refusals, lifecycle actions). Implemented by each kind's spec type.
+pub trait Managed: Entry + Sized {
+    type R: Resource;
+    /// True when the list lacks managed fields, so matched objects need a single GET.
+    const NEEDS_DETAIL: bool = false;
+    /// The managed fields this entry declares, canonical. Names that must resolve against the account
+    /// (channels, lists) fail here with the entry's position.
+    fn desired(&self, lookups: &Lookups) -> Result<Fields, Problem>;
+    fn live_fields(live: &<Self::R as Resource>::Live) -> Fields;
+    /// Fields that are sent on create but never compared or shown (team passwords): their names.
+    fn sensitive(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+    /// Why an update of this live object cannot be done (a running campaign, a changed KB type).
+    fn refuse_update(&self, _live: &<Self::R as Resource>::Live, _changed: &[&str]) -> Option<String> {
+        None
+    }
+    /// Why this live object cannot be deleted (a running campaign).
+    fn refuse_delete(_live: &<Self::R as Resource>::Live) -> Option<String> {
+        None
+    }
+    /// Nothing to create for this entry even though it is absent (a campaign declared `cancelled`).
+    fn skip_create(&self) -> bool {
+        false
+    }
+    /// Actions after the entry's create or update: lifecycle moves, secret rotation.
+    fn actions(&self, _live: Option<&<Self::R as Resource>::Live>, _ctx: &ActionContext) -> Vec<Step> {
+        Vec::new()
+    }
+}
+
+/// What actions may depend on beyond the entry and its live object.
+#[derive(Debug, Default)]
+pub struct ActionContext {
+    /// The `rotate_secret` token last applied per webhook name, from the secrets file, when one was given.
+    pub rotation_tokens: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// One action of a plan, or the reason it cannot be done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Do(&'static str),
+    Refuse(String),
 }

@@ -42,6 +42,7 @@ pub struct TeamMemberSpec {
 }
 
 impl Entry for TeamMemberSpec {
+    const R_KIND: super::Kind = super::Kind::Team;
     const LABEL: &'static str = "team member";
     const KEY_FIELD: &'static str = "email";
 
@@ -65,11 +66,8 @@ impl Entry for TeamMemberSpec {
         let o = &self.origin;
         if !valid_email(&self.email) {
             c.push(
-                o.problem(
-                    "email",
-                    format!("`{}` is not a valid email address", self.email),
-                )
-                .hint("write it as name@example.com"),
+                o.problem("email", format!("`{}` is not a valid email address", self.email))
+                    .hint("write it as name@example.com"),
             );
         }
         if self.ensure == Ensure::Absent {
@@ -83,10 +81,7 @@ impl Entry for TeamMemberSpec {
         }
         if let Some(p) = &self.password {
             if p.expose().chars().count() < 8 {
-                c.push(o.problem(
-                    "password",
-                    "the password is shorter than 8 characters (the API's minimum)",
-                ));
+                c.push(o.problem("password", "the password is shorter than 8 characters (the API's minimum)"));
             }
         }
     }
@@ -117,5 +112,65 @@ impl super::Resource for Team {
     }
     fn live_key(l: &LiveTeamMember) -> String {
         l.email.to_lowercase()
+    }
+    fn summary(l: &LiveTeamMember) -> serde_json::Value {
+        serde_json::json!({"id": l.id, "email": l.email, "name": l.name, "role": l.role, "status": l.status})
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+        }
+    }
+}
+
+impl MemberStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Active => "active",
+            MemberStatus::Inactive => "inactive",
+        }
+    }
+}
+
+impl super::Managed for TeamMemberSpec {
+    type R = Team;
+
+    fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
+        Ok(vec![
+            ("email", self.email.trim().to_lowercase().into()),
+            ("name", super::canon_short(self.name.as_deref().unwrap_or(""))),
+            ("role", self.role.map_or("agent", Role::as_str).into()),
+            ("status", self.status.map_or("active", MemberStatus::as_str).into()),
+        ])
+    }
+
+    fn live_fields(l: &LiveTeamMember) -> super::Fields {
+        vec![
+            ("email", l.email.trim().to_lowercase().into()),
+            ("name", super::canon_short(&l.name)),
+            ("role", l.role.as_str().into()),
+            ("status", l.status.as_deref().unwrap_or("active").into()),
+        ]
+    }
+
+    fn sensitive(&self) -> Vec<&'static str> {
+        if self.password.is_some() {
+            vec!["password"]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn refuse_update(&self, live: &LiveTeamMember, changed: &[&str]) -> Option<String> {
+        changed.contains(&"email").then(|| {
+            format!(
+                "team member {} cannot change email to {}: the email is the login; add a new member and remove this one",
+                live.email, self.email
+            )
+        })
     }
 }

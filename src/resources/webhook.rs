@@ -64,6 +64,7 @@ pub struct WebhookSpec {
 }
 
 impl Entry for WebhookSpec {
+    const R_KIND: super::Kind = super::Kind::Webhooks;
     const LABEL: &'static str = "webhook";
     const KEY_FIELD: &'static str = "name";
 
@@ -99,10 +100,7 @@ impl Entry for WebhookSpec {
         }
         let events = self.events.as_deref().unwrap_or_default();
         if self.events.is_some() && events.is_empty() {
-            c.push(o.problem(
-                "events",
-                "`events` is empty; a webhook needs at least one event",
-            ));
+            c.push(o.problem("events", "`events` is empty; a webhook needs at least one event"));
         }
         for (i, e) in events.iter().enumerate() {
             let at = format!("events.{i}");
@@ -111,24 +109,13 @@ impl Entry for WebhookSpec {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => "the catalogue is served by GET /webhooks/events".to_string(),
                 };
-                c.push(
-                    o.problem(&at, format!("unknown event `{e}`"))
-                        .hint(hint)
-                        .len(e.chars().count()),
-                );
+                c.push(o.problem(&at, format!("unknown event `{e}`")).hint(hint).len(e.chars().count()));
             } else if events[..i].contains(e) {
                 c.push(o.problem(&at, format!("event `{e}` is listed twice")));
             }
         }
-        if self
-            .rotate_secret
-            .as_deref()
-            .is_some_and(|t| t.trim().is_empty())
-        {
-            c.push(o.problem(
-                "rotate_secret",
-                "`rotate_secret` is empty; use any non-empty token, e.g. a date",
-            ));
+        if self.rotate_secret.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            c.push(o.problem("rotate_secret", "`rotate_secret` is empty; use any non-empty token, e.g. a date"));
         }
     }
 }
@@ -142,10 +129,7 @@ pub struct LiveWebhook {
     pub url: String,
     #[serde(default)]
     pub events: Vec<String>,
-    #[serde(
-        default = "super::lenient::yes",
-        deserialize_with = "super::lenient::flag"
-    )]
+    #[serde(default = "super::lenient::yes", deserialize_with = "super::lenient::flag")]
     pub is_active: bool,
     #[serde(default, deserialize_with = "super::lenient::time")]
     pub updated_at: Option<time::OffsetDateTime>,
@@ -164,5 +148,43 @@ impl super::Resource for Webhooks {
     }
     fn live_key(l: &LiveWebhook) -> String {
         l.name.clone()
+    }
+    fn summary(l: &LiveWebhook) -> serde_json::Value {
+        serde_json::json!({"id": l.id, "name": l.name, "url": l.url, "events": l.events, "is_active": l.is_active, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
+    }
+}
+
+impl super::Managed for WebhookSpec {
+    type R = Webhooks;
+
+    fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
+        let events: std::collections::BTreeSet<&str> = self.events.iter().flatten().map(String::as_str).collect();
+        Ok(vec![
+            ("name", super::canon_short(&self.name)),
+            ("url", self.url.as_deref().unwrap_or("").trim().into()),
+            ("events", serde_json::json!(events)),
+            ("is_active", serde_json::Value::Bool(self.is_active.unwrap_or(true))),
+        ])
+    }
+
+    /// A changed `rotate_secret` token (against the one recorded in the secrets file) rotates the secret.
+    fn actions(&self, live: Option<&LiveWebhook>, ctx: &super::ActionContext) -> Vec<super::Step> {
+        let (Some(token), Some(_), Some(tokens)) = (&self.rotate_secret, live, &ctx.rotation_tokens) else {
+            return Vec::new();
+        };
+        match tokens.get(&self.name) {
+            Some(applied) if applied == token => Vec::new(),
+            _ => vec![super::Step::Do("regenerate-secret")],
+        }
+    }
+
+    fn live_fields(l: &LiveWebhook) -> super::Fields {
+        let events: std::collections::BTreeSet<&str> = l.events.iter().map(String::as_str).collect();
+        vec![
+            ("name", super::canon_short(&l.name)),
+            ("url", l.url.trim().into()),
+            ("events", serde_json::json!(events)),
+            ("is_active", serde_json::Value::Bool(l.is_active)),
+        ]
     }
 }

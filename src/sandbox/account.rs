@@ -53,12 +53,7 @@ pub struct Subscription {
 
 impl Default for Subscription {
     fn default() -> Self {
-        Subscription {
-            plan: "business".into(),
-            status: "active".into(),
-            team_members_max: 25,
-            campaigns_max: 100,
-        }
+        Subscription { plan: "business".into(), status: "active".into(), team_members_max: 25, campaigns_max: 100 }
     }
 }
 
@@ -190,11 +185,7 @@ async fn subscription(State(app): State<App>) -> Reply {
 
 async fn channels(State(app): State<App>) -> Reply {
     let store = app.store();
-    let data: Vec<Value> = store
-        .channels
-        .iter()
-        .map(|c| c.to_json(app.view()))
-        .collect();
+    let data: Vec<Value> = store.channels.iter().map(|c| c.to_json(app.view())).collect();
     Reply::ok(json!(data), "Channels retrieved successfully.")
 }
 
@@ -206,10 +197,6 @@ async fn lists(State(app): State<App>) -> Reply {
 
 async fn segments(State(app): State<App>) -> Reply {
     let store = app.store();
-    let data: Vec<Value> = store
-        .segments
-        .iter()
-        .map(|l| l.to_json(app.view()))
-        .collect();
+    let data: Vec<Value> = store.segments.iter().map(|l| l.to_json(app.view())).collect();
     Reply::ok(json!(data), "Segments retrieved successfully.")
 }

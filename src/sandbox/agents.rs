@@ -84,10 +84,7 @@ impl Agent {
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/v1/ai-agents", get(list).post(create))
-        .route(
-            "/api/v1/ai-agents/{id}",
-            get(show).put(update).delete(destroy),
-        )
+        .route("/api/v1/ai-agents/{id}", get(show).put(update).delete(destroy))
         .route("/api/v1/ai-agents/{id}/set-default", post(set_default))
 }
 
@@ -101,19 +98,13 @@ async fn list(State(app): State<App>) -> Reply {
 
 fn find(agents: &mut [Agent], raw_id: &str) -> Result<usize, ApiError> {
     let id = parse_id(raw_id, NOT_FOUND)?;
-    agents
-        .iter()
-        .position(|a| a.id == id)
-        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
+    agents.iter().position(|a| a.id == id).ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
 }
 
 async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let mut store = app.store();
     let i = find(&mut store.agents, &id)?;
-    Ok(Reply::ok(
-        store.agents[i].to_json(app.view()),
-        "AI agent retrieved successfully.",
-    ))
+    Ok(Reply::ok(store.agents[i].to_json(app.view()), "AI agent retrieved successfully."))
 }
 
 /// The fields a request may set; `Field::Absent` leaves the stored value alone.
@@ -128,11 +119,7 @@ struct Input {
 
 fn read_input(body: &Map<String, Value>, creating: bool) -> Result<Input, ApiError> {
     let mut c = Check::new(body);
-    let required = if creating {
-        Presence::Required
-    } else {
-        Presence::Sometimes
-    };
+    let required = if creating { Presence::Required } else { Presence::Sometimes };
     let input = Input {
         name: c.string("name", required, 255),
         system_prompt: c.string("system_prompt", required, usize::MAX),
@@ -166,10 +153,7 @@ fn guidelines(c: &mut Check) -> Option<BTreeMap<String, String>> {
             Some(out)
         }
         Some(_) => {
-            c.errors.add(
-                "response_guidelines",
-                "The response guidelines field must be an object.",
-            );
+            c.errors.add("response_guidelines", "The response guidelines field must be an object.");
             None
         }
     }
@@ -222,11 +206,7 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
     Ok(Reply::created(data, "AI agent created successfully."))
 }
 
-async fn update(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Reply, ApiError> {
+async fn update(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Result<Reply, ApiError> {
     let body = parse_object(&body)?;
     let mut store = app.store();
     let i = find(&mut store.agents, &id)?;
@@ -234,20 +214,14 @@ async fn update(
     let agent = &mut store.agents[i];
     apply(agent, input);
     agent.updated_at = Timestamp::now();
-    Ok(Reply::ok(
-        agent.to_json(app.view()),
-        "AI agent updated successfully.",
-    ))
+    Ok(Reply::ok(agent.to_json(app.view()), "AI agent updated successfully."))
 }
 
 async fn destroy(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let mut store = app.store();
     let i = find(&mut store.agents, &id)?;
     if store.agents[i].is_default {
-        return Err(ApiError::invalid(
-            "agent",
-            "The default agent cannot be deleted.",
-        ));
+        return Err(ApiError::invalid("agent", "The default agent cannot be deleted."));
     }
     store.agents.remove(i);
     Ok(Reply::deleted())
@@ -264,8 +238,5 @@ async fn set_default(State(app): State<App>, Path(id): Path<String>) -> Result<R
             agent.updated_at = now;
         }
     }
-    Ok(Reply::ok(
-        store.agents[i].to_json(app.view()),
-        "Default AI agent updated successfully.",
-    ))
+    Ok(Reply::ok(store.agents[i].to_json(app.view()), "Default AI agent updated successfully."))
 }

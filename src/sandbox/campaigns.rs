@@ -11,9 +11,7 @@
 //! `POST /_sandbox/campaigns/{id}/complete`.
 
 use super::clock::Timestamp;
-use super::http::{
-    paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply,
-};
+use super::http::{paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply};
 use super::store::{Record, Store};
 use super::{App, View};
 use axum::body::Bytes;
@@ -147,28 +145,15 @@ impl Campaign {
 
 /// How many contacts the audience reaches (overlaps between lists are not known here, so they count twice).
 fn audience_size(store: &Store, c: &Campaign) -> u64 {
-    let lists: u64 = store
-        .lists
-        .iter()
-        .filter(|l| c.list_ids.contains(&l.id))
-        .map(|l| l.contacts_count)
-        .sum();
-    let segments: u64 = store
-        .segments
-        .iter()
-        .filter(|s| c.segment_ids.contains(&s.id))
-        .map(|s| s.contacts_count)
-        .sum();
+    let lists: u64 = store.lists.iter().filter(|l| c.list_ids.contains(&l.id)).map(|l| l.contacts_count).sum();
+    let segments: u64 = store.segments.iter().filter(|s| c.segment_ids.contains(&s.id)).map(|s| s.contacts_count).sum();
     c.contact_ids.len() as u64 + lists + segments
 }
 
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/v1/campaigns", get(list).post(create))
-        .route(
-            "/api/v1/campaigns/{id}",
-            get(show).put(update).delete(destroy),
-        )
+        .route("/api/v1/campaigns/{id}", get(show).put(update).delete(destroy))
         .route("/api/v1/campaigns/{id}/{action}", post(action))
 }
 
@@ -181,43 +166,24 @@ async fn list(State(app): State<App>, Query(q): Query<HashMap<String, String>>) 
         .filter(|c| wanted.is_none_or(|s| c.status == s))
         .map(|c| c.list_json(&store, app.view()))
         .collect();
-    paginated(
-        items,
-        Page::from_query(&q, 25, app.max_per_page()),
-        "Campaigns retrieved successfully.",
-    )
+    paginated(items, Page::from_query(&q, 25, app.max_per_page()), "Campaigns retrieved successfully.")
 }
 
 fn find(campaigns: &[Campaign], raw_id: &str) -> Result<usize, ApiError> {
     let id = parse_id(raw_id, NOT_FOUND)?;
-    campaigns
-        .iter()
-        .position(|c| c.id == id)
-        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
+    campaigns.iter().position(|c| c.id == id).ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
 }
 
 async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let store = app.store();
     let i = find(&store.campaigns, &id)?;
-    Ok(Reply::ok(
-        store.campaigns[i].full_json(&store, app.view()),
-        "Campaign retrieved successfully.",
-    ))
+    Ok(Reply::ok(store.campaigns[i].full_json(&store, app.view()), "Campaign retrieved successfully."))
 }
 
 /// Reads and checks the writable fields into `c`; absent fields keep `c`'s values.
-fn read_into(
-    body: &Map<String, Value>,
-    store: &Store,
-    c: &mut Campaign,
-    creating: bool,
-) -> Result<(), ApiError> {
+fn read_into(body: &Map<String, Value>, store: &Store, c: &mut Campaign, creating: bool) -> Result<(), ApiError> {
     let mut check = Check::new(body);
-    let presence = if creating {
-        Presence::Required
-    } else {
-        Presence::Sometimes
-    };
+    let presence = if creating { Presence::Required } else { Presence::Sometimes };
     if let Field::Value(n) = check.string("name", presence, 255) {
         c.name = n;
     }
@@ -225,9 +191,7 @@ fn read_into(
         if store.channels.iter().any(|ch| ch.id == id) {
             c.channel_id = id;
         } else {
-            check
-                .errors
-                .add("channel_id", "The selected channel id is invalid.");
+            check.errors.add("channel_id", "The selected channel id is invalid.");
         }
     }
     if let Field::Value(m) = check.string("message", presence, usize::MAX) {
@@ -237,19 +201,13 @@ fn read_into(
         c.contact_ids = ids;
     }
     for (field, known) in [
-        (
-            "list_ids",
-            store.lists.iter().map(|l| l.id).collect::<Vec<_>>(),
-        ),
+        ("list_ids", store.lists.iter().map(|l| l.id).collect::<Vec<_>>()),
         ("segment_ids", store.segments.iter().map(|s| s.id).collect()),
     ] {
         if let Some(ids) = check.id_array(field) {
             for (i, id) in ids.iter().enumerate() {
                 if !known.contains(id) {
-                    check.errors.add(
-                        &format!("{field}.{i}"),
-                        format!("The selected {field}.{i} is invalid."),
-                    );
+                    check.errors.add(&format!("{field}.{i}"), format!("The selected {field}.{i} is invalid."));
                 }
             }
             if field == "list_ids" {
@@ -262,18 +220,11 @@ fn read_into(
     if let Some(b) = check.boolean("is_new_number") {
         c.is_new_number = b;
     }
-    let audience_fields_ok = !["contact_ids", "list_ids", "segment_ids"]
-        .iter()
-        .any(|f| check.errors.has(f));
-    if audience_fields_ok
-        && c.contact_ids.is_empty()
-        && c.list_ids.is_empty()
-        && c.segment_ids.is_empty()
-    {
-        check.errors.add(
-            "contact_ids",
-            "The contact ids field is required when none of list ids / segment ids are present.",
-        );
+    let audience_fields_ok = !["contact_ids", "list_ids", "segment_ids"].iter().any(|f| check.errors.has(f));
+    if audience_fields_ok && c.contact_ids.is_empty() && c.list_ids.is_empty() && c.segment_ids.is_empty() {
+        check
+            .errors
+            .add("contact_ids", "The contact ids field is required when none of list ids / segment ids are present.");
     }
     check.done()
 }
@@ -317,19 +268,12 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
     Ok(Reply::created(data, "Campaign created successfully."))
 }
 
-async fn update(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Reply, ApiError> {
+async fn update(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Result<Reply, ApiError> {
     let body = parse_object(&body)?;
     let mut store = app.store();
     let i = find(&store.campaigns, &id)?;
     if store.campaigns[i].status != "draft" {
-        return Err(ApiError::invalid(
-            "status",
-            "Only draft campaigns can be edited.",
-        ));
+        return Err(ApiError::invalid("status", "Only draft campaigns can be edited."));
     }
     let mut c = store.campaigns[i].clone();
     read_into(&body, &store, &mut c, false)?;
@@ -343,10 +287,7 @@ async fn update(
 async fn destroy(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let mut store = app.store();
     let i = find(&store.campaigns, &id)?;
-    if !matches!(
-        store.campaigns[i].status.as_str(),
-        "draft" | "completed" | "cancelled"
-    ) {
+    if !matches!(store.campaigns[i].status.as_str(), "draft" | "completed" | "cancelled") {
         return Err(ApiError::invalid(
             "status",
             format!(
@@ -370,10 +311,7 @@ fn transition(action: &str) -> Option<(&'static [&'static str], &'static str)> {
     })
 }
 
-async fn action(
-    State(app): State<App>,
-    Path((id, action)): Path<(String, String)>,
-) -> Result<Reply, ApiError> {
+async fn action(State(app): State<App>, Path((id, action)): Path<(String, String)>) -> Result<Reply, ApiError> {
     let Some((from, to)) = transition(&action) else {
         return Err(ApiError::NotFound("The route was not found.".into()));
     };
@@ -384,11 +322,7 @@ async fn action(
     if !from.contains(&c.status.as_str()) {
         return Err(ApiError::invalid(
             "status",
-            format!(
-                "Cannot {action} a {} campaign. Allowed from: {}.",
-                c.status,
-                from.join(", ")
-            ),
+            format!("Cannot {action} a {} campaign. Allowed from: {}.", c.status, from.join(", ")),
         ));
     }
     c.status = to.to_string();
@@ -403,24 +337,14 @@ async fn action(
         "resume" => "Campaign resumed successfully.",
         _ => "Campaign cancelled successfully.",
     };
-    Ok(Reply::ok(
-        store.campaigns[i].full_json(&store, app.view()),
-        message,
-    ))
+    Ok(Reply::ok(store.campaigns[i].full_json(&store, app.view()), message))
 }
 
 /// Sending finished: every contact was messaged. Only a running or paused campaign can finish.
 pub fn complete(store: &mut Store, id: u64, now: Timestamp) -> Result<(), String> {
-    let c = store
-        .campaigns
-        .iter_mut()
-        .find(|c| c.id == id)
-        .ok_or(format!("no campaign with id {id}"))?;
+    let c = store.campaigns.iter_mut().find(|c| c.id == id).ok_or(format!("no campaign with id {id}"))?;
     if !matches!(c.status.as_str(), "running" | "paused") {
-        return Err(format!(
-            "campaign {id} is {}; only a running or paused campaign can complete",
-            c.status
-        ));
+        return Err(format!("campaign {id} is {}; only a running or paused campaign can complete", c.status));
     }
     c.status = "completed".into();
     c.success_count = c.total_contacts.saturating_sub(c.failed_count);

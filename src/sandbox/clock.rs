@@ -12,9 +12,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let d = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Timestamp(d.as_micros() as i64)
     }
 
@@ -41,12 +39,7 @@ impl Timestamp {
             let a = offset_minutes.abs();
             format!("{sign}{:02}:{:02}", a / 60, a % 60)
         };
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}{zone}",
-            sod / 3600,
-            (sod % 3600) / 60,
-            sod % 60
-        )
+        format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}{zone}", sod / 3600, (sod % 3600) / 60, sod % 60)
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
@@ -168,13 +161,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for s in [
-            "",
-            "2026-13-01T00:00:00Z",
-            "2026-03-04T14:30:00",
-            "yesterday",
-            "2026-03-04T14:30:00.Z",
-        ] {
+        for s in ["", "2026-13-01T00:00:00Z", "2026-03-04T14:30:00", "yesterday", "2026-03-04T14:30:00.Z"] {
             assert!(Timestamp::parse(s).is_none(), "{s}");
         }
     }

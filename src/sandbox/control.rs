@@ -14,10 +14,7 @@ use serde_json::json;
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/_sandbox/requests", get(requests).delete(clear_requests))
-        .route(
-            "/_sandbox/faults",
-            get(faults).post(add_fault).delete(reset_faults),
-        )
+        .route("/_sandbox/faults", get(faults).post(add_fault).delete(reset_faults))
         .route("/_sandbox/latency", put(set_latency))
         .route("/_sandbox/state", get(state).put(replace_state))
         .route("/_sandbox/campaigns/{id}/complete", post(complete_campaign))

@@ -45,26 +45,17 @@ fn one() -> u32 {
 impl FaultRule {
     /// `count` matching requests answer `status`.
     pub fn status(method: &str, path: &str, status: u16, count: u32) -> Self {
-        FaultRule {
-            status: Some(status),
-            ..FaultRule::base(method, path, count)
-        }
+        FaultRule { status: Some(status), ..FaultRule::base(method, path, count) }
     }
 
     /// `count` matching requests are executed and their connections dropped unanswered.
     pub fn drop_after_execute(method: &str, path: &str, count: u32) -> Self {
-        FaultRule {
-            drop: true,
-            ..FaultRule::base(method, path, count)
-        }
+        FaultRule { drop: true, ..FaultRule::base(method, path, count) }
     }
 
     /// `count` matching requests wait `ms` before being handled.
     pub fn delay(method: &str, path: &str, ms: u64, count: u32) -> Self {
-        FaultRule {
-            delay_ms: Some(ms),
-            ..FaultRule::base(method, path, count)
-        }
+        FaultRule { delay_ms: Some(ms), ..FaultRule::base(method, path, count) }
     }
 
     fn base(method: &str, path: &str, count: u32) -> Self {
@@ -86,33 +77,24 @@ impl FaultRule {
             return Err(format!("fault path `{}` must start with /", self.path));
         }
         if self.method != "*" && Method::from_bytes(self.method.as_bytes()).is_err() {
-            return Err(format!(
-                "fault method `{}` is not an HTTP method",
-                self.method
-            ));
+            return Err(format!("fault method `{}` is not an HTTP method", self.method));
         }
         if let Some(s) = self.status {
             if StatusCode::from_u16(s).is_err() || s < 400 {
-                return Err(format!(
-                    "fault status {s} must be an HTTP error status (400-599)"
-                ));
+                return Err(format!("fault status {s} must be an HTTP error status (400-599)"));
             }
         }
         if self.status.is_none() && !self.drop && self.delay_ms.is_none() {
             return Err("a fault needs at least one of `status`, `drop`, `delay_ms`".into());
         }
         if self.status.is_some() && self.drop {
-            return Err(
-                "`status` answers without executing, `drop` executes without answering: pick one"
-                    .into(),
-            );
+            return Err("`status` answers without executing, `drop` executes without answering: pick one".into());
         }
         Ok(())
     }
 
     fn matches(&self, method: &Method, path: &str) -> bool {
-        (self.method == "*" || self.method.eq_ignore_ascii_case(method.as_str()))
-            && path_matches(&self.path, path)
+        (self.method == "*" || self.method.eq_ignore_ascii_case(method.as_str())) && path_matches(&self.path, path)
     }
 }
 
@@ -192,13 +174,9 @@ mod tests {
     #[test]
     fn rules_are_used_up_in_order() {
         let mut f = Faults::default();
-        f.add(FaultRule::status("PUT", "/api/v1/team/*", 503, 2))
-            .unwrap();
+        f.add(FaultRule::status("PUT", "/api/v1/team/*", 503, 2)).unwrap();
         assert!(f.take(&Method::GET, "/api/v1/team/1").status.is_none());
-        assert_eq!(
-            f.take(&Method::PUT, "/api/v1/team/1").status,
-            Some(StatusCode::SERVICE_UNAVAILABLE)
-        );
+        assert_eq!(f.take(&Method::PUT, "/api/v1/team/1").status, Some(StatusCode::SERVICE_UNAVAILABLE));
         assert!(f.take(&Method::PUT, "/api/v1/team/1").status.is_some());
         assert!(f.take(&Method::PUT, "/api/v1/team/1").status.is_none());
         assert!(f.rules.is_empty());

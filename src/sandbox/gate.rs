@@ -55,12 +55,7 @@ pub async fn front_door(State(app): State<App>, req: Request, next: Next) -> Res
 
     let (parts, body) = req.into_parts();
     let (bytes, response, injected, drop_after) = match to_bytes(body, MAX_BODY).await {
-        Err(_) => (
-            None,
-            ApiError::PayloadTooLarge.into_response(),
-            false,
-            false,
-        ),
+        Err(_) => (None, ApiError::PayloadTooLarge.into_response(), false, false),
         Ok(bytes) => {
             let injection = lock(&app.faults).take(&method, &path);
             let delay = lock(&app.faults).latency_ms + app.config.latency_ms + injection.delay_ms;
@@ -75,11 +70,7 @@ pub async fn front_door(State(app): State<App>, req: Request, next: Next) -> Res
             (Some(bytes), response, injected, injection.drop)
         }
     };
-    let response = if app.config.quirks.extra_fields {
-        add_extra_fields(response).await
-    } else {
-        response
-    };
+    let response = if app.config.quirks.extra_fields { add_extra_fields(response).await } else { response };
 
     if method != Method::GET && response.status().is_success() {
         if let Some(path) = &app.config.state_file {
@@ -128,8 +119,7 @@ async fn admit(app: &App, req: Request, next: Next) -> Response {
                 store.account.status != "active"
             };
             if inactive {
-                ApiError::Forbidden("Your account is inactive. Please contact support.".into())
-                    .into_response()
+                ApiError::Forbidden("Your account is inactive. Please contact support.".into()).into_response()
             } else {
                 next.run(req).await
             }
@@ -149,20 +139,13 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
     }
     let auth = headers.get("authorization")?.to_str().ok()?;
     let (scheme, token) = auth.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
 }
 
 fn injected_response(status: StatusCode, injection: &Injection) -> Response {
-    let mut res = ApiError::Injected {
-        status,
-        retry_after: injection.retry_after,
-    }
-    .into_response();
+    let mut res = ApiError::Injected { status, retry_after: injection.retry_after }.into_response();
     if let Some(secs) = injection.retry_after_header {
-        res.headers_mut()
-            .insert("retry-after", HeaderValue::from(secs));
+        res.headers_mut().insert("retry-after", HeaderValue::from(secs));
     }
     res
 }
@@ -191,10 +174,7 @@ async fn add_extra_fields(response: Response) -> Response {
     envelope.insert("request_id".into(), Value::String("sandbox-extra".into()));
     let tag = |v: &mut Value| {
         if let Value::Object(o) = v {
-            o.insert(
-                "x_sandbox_extra".into(),
-                serde_json::json!({"note": "a field the contract does not name"}),
-            );
+            o.insert("x_sandbox_extra".into(), serde_json::json!({"note": "a field the contract does not name"}));
         }
     };
     match envelope.get_mut("data") {
@@ -211,21 +191,13 @@ async fn add_extra_fields(response: Response) -> Response {
 
 pub async fn route_not_found(req: Request) -> Response {
     let path = req.uri().path();
-    let msg = if path.starts_with(API_PREFIX) {
-        "The route was not found."
-    } else {
-        "Not found."
-    };
+    let msg = if path.starts_with(API_PREFIX) { "The route was not found." } else { "Not found." };
     ApiError::NotFound(msg.into()).into_response()
 }
 
 pub async fn method_not_allowed(req: Request) -> Response {
-    ApiError::MethodNotAllowed(format!(
-        "The {} method is not supported for route {}.",
-        req.method(),
-        req.uri().path()
-    ))
-    .into_response()
+    ApiError::MethodNotAllowed(format!("The {} method is not supported for route {}.", req.method(), req.uri().path()))
+        .into_response()
 }
 
 /// A rolling 60-second window per key: a request is admitted while fewer than `limit` were admitted in the
@@ -246,10 +218,7 @@ const WINDOW: Duration = Duration::from_secs(60);
 
 impl RateLimiter {
     pub fn new(limit: u32) -> Self {
-        RateLimiter {
-            limit: limit.max(1),
-            windows: HashMap::new(),
-        }
+        RateLimiter { limit: limit.max(1), windows: HashMap::new() }
     }
 
     fn window(&mut self, key: String, now: Instant) -> &mut VecDeque<Instant> {
@@ -276,9 +245,7 @@ impl RateLimiter {
     pub fn info(&mut self, key: String, now: Instant) -> RateInfo {
         let limit = self.limit;
         let w = self.window(key, now);
-        let until_free = w
-            .front()
-            .map_or(WINDOW, |t| WINDOW.saturating_sub(now.duration_since(*t)));
+        let until_free = w.front().map_or(WINDOW, |t| WINDOW.saturating_sub(now.duration_since(*t)));
         RateInfo {
             limit,
             remaining: limit.saturating_sub(w.len() as u32),

@@ -14,31 +14,16 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(data: Value, message: impl Into<String>) -> Self {
-        Reply {
-            status: StatusCode::OK,
-            data,
-            message: message.into(),
-            meta: None,
-        }
+        Reply { status: StatusCode::OK, data, message: message.into(), meta: None }
     }
 
     pub fn created(data: Value, message: impl Into<String>) -> Self {
-        Reply {
-            status: StatusCode::CREATED,
-            data,
-            message: message.into(),
-            meta: None,
-        }
+        Reply { status: StatusCode::CREATED, data, message: message.into(), meta: None }
     }
 
     /// 204 with an empty body, as the API answers deletes.
     pub fn deleted() -> Self {
-        Reply {
-            status: StatusCode::NO_CONTENT,
-            data: Value::Null,
-            message: String::new(),
-            meta: None,
-        }
+        Reply { status: StatusCode::NO_CONTENT, data: Value::Null, message: String::new(), meta: None }
     }
 }
 
@@ -57,10 +42,7 @@ impl IntoResponse for Reply {
 
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    res.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 
@@ -119,15 +101,9 @@ impl ApiError {
                 "success": false, "message": "Too many requests. Please slow down.", "retry_after": retry_after
             }),
             ApiError::PayloadTooLarge => fail("The request body is too large."),
-            ApiError::Injected {
-                status,
-                retry_after,
-            } => {
+            ApiError::Injected { status, retry_after } => {
                 if *status == StatusCode::TOO_MANY_REQUESTS {
-                    return ApiError::TooManyRequests {
-                        retry_after: retry_after.unwrap_or(1),
-                    }
-                    .body();
+                    return ApiError::TooManyRequests { retry_after: retry_after.unwrap_or(1) }.body();
                 }
                 let reason = status.canonical_reason().unwrap_or("Error");
                 fail(&format!("{reason} (injected by the sandbox)"))
@@ -166,12 +142,7 @@ impl Errors {
     /// Laravel's top-level message: the first error, and how many more there are.
     fn summary(&self) -> String {
         let total: usize = self.0.iter().map(|(_, l)| l.len()).sum();
-        let first = self
-            .0
-            .first()
-            .and_then(|(_, l)| l.first())
-            .cloned()
-            .unwrap_or_default();
+        let first = self.0.first().and_then(|(_, l)| l.first()).cloned().unwrap_or_default();
         match total {
             0 | 1 => first,
             2 => format!("{first} (and 1 more error)"),
@@ -203,17 +174,14 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::BadRequest(
-            "The request body must be a JSON object.".into(),
-        )),
+        Ok(_) => Err(ApiError::BadRequest("The request body must be a JSON object.".into())),
         Err(e) => Err(ApiError::BadRequest(format!("Malformed JSON body: {e}."))),
     }
 }
 
 /// Parses a path id; anything that is not an id names no object, so it is a 404.
 pub fn parse_id(raw: &str, not_found: &str) -> Result<u64, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::NotFound(not_found.to_string()))
+    raw.parse().map_err(|_| ApiError::NotFound(not_found.to_string()))
 }
 
 /// Laravel spells attributes with spaces in its messages: `system_prompt` → "system prompt".
@@ -244,10 +212,7 @@ pub struct Check<'a> {
 
 impl<'a> Check<'a> {
     pub fn new(body: &'a Map<String, Value>) -> Self {
-        Check {
-            body,
-            errors: Errors::default(),
-        }
+        Check { body, errors: Errors::default() }
     }
 
     pub fn present(&self, field: &str) -> bool {
@@ -270,33 +235,23 @@ impl<'a> Check<'a> {
             other => other,
         };
         match (value, rule) {
-            (Field::Absent, Presence::Required)
-            | (Field::Null, Presence::Required | Presence::Sometimes) => {
-                self.errors
-                    .add(field, format!("The {} field is required.", attr(field)));
+            (Field::Absent, Presence::Required) | (Field::Null, Presence::Required | Presence::Sometimes) => {
+                self.errors.add(field, format!("The {} field is required.", attr(field)));
                 Field::Absent
             }
             (Field::Absent, _) => Field::Absent,
             (Field::Null, _) => Field::Null,
             (Field::Value(Value::String(s)), _) => {
                 if s.chars().count() > max {
-                    self.errors.add(
-                        field,
-                        format!(
-                            "The {} field must not be greater than {max} characters.",
-                            attr(field)
-                        ),
-                    );
+                    self.errors
+                        .add(field, format!("The {} field must not be greater than {max} characters.", attr(field)));
                     Field::Absent
                 } else {
                     Field::Value(s.clone())
                 }
             }
             (Field::Value(_), _) => {
-                self.errors.add(
-                    field,
-                    format!("The {} field must be a string.", attr(field)),
-                );
+                self.errors.add(field, format!("The {} field must be a string.", attr(field)));
                 Field::Absent
             }
         }
@@ -315,10 +270,7 @@ impl<'a> Check<'a> {
             Field::Absent => None,
             Field::Value(Value::Bool(b)) => Some(*b),
             _ => {
-                self.errors.add(
-                    field,
-                    format!("The {} field must be true or false.", attr(field)),
-                );
+                self.errors.add(field, format!("The {} field must be true or false.", attr(field)));
                 None
             }
         }
@@ -329,8 +281,7 @@ impl<'a> Check<'a> {
         match self.string(field, rule, 255) {
             Field::Value(s) if allowed.contains(&s.as_str()) => Some(s),
             Field::Value(_) => {
-                self.errors
-                    .add(field, format!("The selected {} is invalid.", attr(field)));
+                self.errors.add(field, format!("The selected {} is invalid.", attr(field)));
                 None
             }
             _ => None,
@@ -340,18 +291,14 @@ impl<'a> Check<'a> {
     pub fn integer(&mut self, field: &str, required: bool) -> Option<u64> {
         match self.get(field) {
             Field::Absent | Field::Null if required => {
-                self.errors
-                    .add(field, format!("The {} field is required.", attr(field)));
+                self.errors.add(field, format!("The {} field is required.", attr(field)));
                 None
             }
             Field::Absent | Field::Null => None,
             Field::Value(v) => match v.as_u64() {
                 Some(n) => Some(n),
                 None => {
-                    self.errors.add(
-                        field,
-                        format!("The {} field must be an integer.", attr(field)),
-                    );
+                    self.errors.add(field, format!("The {} field must be an integer.", attr(field)));
                     None
                 }
             },
@@ -365,18 +312,12 @@ impl<'a> Check<'a> {
             Field::Value(Value::Array(items)) => {
                 let ids: Option<Vec<u64>> = items.iter().map(Value::as_u64).collect();
                 if ids.is_none() {
-                    self.errors.add(
-                        field,
-                        format!("The {} field must contain only integers.", attr(field)),
-                    );
+                    self.errors.add(field, format!("The {} field must contain only integers.", attr(field)));
                 }
                 ids
             }
             Field::Value(_) => {
-                self.errors.add(
-                    field,
-                    format!("The {} field must be an array.", attr(field)),
-                );
+                self.errors.add(field, format!("The {} field must be an array.", attr(field)));
                 None
             }
         }
@@ -386,34 +327,28 @@ impl<'a> Check<'a> {
     pub fn string_array(&mut self, field: &str, required: bool) -> Option<Vec<String>> {
         match self.get(field) {
             Field::Absent | Field::Null if required => {
-                self.errors
-                    .add(field, format!("The {} field is required.", attr(field)));
+                self.errors.add(field, format!("The {} field is required.", attr(field)));
                 None
             }
             Field::Absent | Field::Null => None,
             Field::Value(Value::Array(items)) => {
                 if items.is_empty() && required {
-                    self.errors
-                        .add(field, format!("The {} field is required.", attr(field)));
+                    self.errors.add(field, format!("The {} field is required.", attr(field)));
                     return None;
                 }
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     match item.as_str() {
                         Some(s) => out.push(s.to_string()),
-                        None => self.errors.add(
-                            &format!("{field}.{i}"),
-                            format!("The {field}.{i} field must be a string."),
-                        ),
+                        None => {
+                            self.errors.add(&format!("{field}.{i}"), format!("The {field}.{i} field must be a string."))
+                        }
                     }
                 }
                 Some(out)
             }
             Field::Value(_) => {
-                self.errors.add(
-                    field,
-                    format!("The {} field must be an array.", attr(field)),
-                );
+                self.errors.add(field, format!("The {} field must be an array.", attr(field)));
                 None
             }
         }
@@ -425,27 +360,17 @@ impl<'a> Check<'a> {
             Field::Value(u) => u,
             _ => return None,
         };
-        let Some(rest) = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-        else {
-            self.errors.add(
-                field,
-                format!("The {} field must be a valid URL.", attr(field)),
-            );
+        let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+            self.errors.add(field, format!("The {} field must be a valid URL.", attr(field)));
             return None;
         };
         let host = rest.split(['/', '?', '#']).next().unwrap_or("");
         if host.is_empty() || host.contains(char::is_whitespace) {
-            self.errors.add(
-                field,
-                format!("The {} field must be a valid URL.", attr(field)),
-            );
+            self.errors.add(field, format!("The {} field must be a valid URL.", attr(field)));
             return None;
         }
         if !url.starts_with("https://") {
-            self.errors
-                .add(field, format!("The {} must use HTTPS.", attr(field)));
+            self.errors.add(field, format!("The {} must use HTTPS.", attr(field)));
             return None;
         }
         Some(url)
@@ -468,22 +393,10 @@ pub struct Page {
 }
 
 impl Page {
-    pub fn from_query(
-        query: &std::collections::HashMap<String, String>,
-        default: usize,
-        max: usize,
-    ) -> Self {
-        let read = |k: &str| {
-            query
-                .get(k)
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .filter(|n| *n > 0)
-        };
+    pub fn from_query(query: &std::collections::HashMap<String, String>, default: usize, max: usize) -> Self {
+        let read = |k: &str| query.get(k).and_then(|v| v.trim().parse::<usize>().ok()).filter(|n| *n > 0);
         let per_page = read("per_page").unwrap_or(default).min(max).max(1);
-        Page {
-            page: read("page").unwrap_or(1),
-            per_page,
-        }
+        Page { page: read("page").unwrap_or(1), per_page }
     }
 }
 
@@ -491,11 +404,8 @@ impl Page {
 pub fn paginated(items: Vec<Value>, page: Page, message: &str) -> Reply {
     let total = items.len();
     let last_page = total.div_ceil(page.per_page).max(1);
-    let data: Vec<Value> = items
-        .into_iter()
-        .skip((page.page - 1).saturating_mul(page.per_page))
-        .take(page.per_page)
-        .collect();
+    let data: Vec<Value> =
+        items.into_iter().skip((page.page - 1).saturating_mul(page.per_page)).take(page.per_page).collect();
     Reply {
         status: StatusCode::OK,
         data: Value::Array(data),
@@ -516,21 +426,14 @@ mod tests {
         e.add("name", "The name field is required.");
         e.add("system_prompt", "The system prompt field is required.");
         e.add("name", "again");
-        assert_eq!(
-            e.summary(),
-            "The name field is required. (and 2 more errors)"
-        );
+        assert_eq!(e.summary(), "The name field is required. (and 2 more errors)");
     }
 
     #[test]
     fn pages_are_cut_and_counted() {
         let items: Vec<Value> = (0..250).map(|i| json!(i)).collect();
-        let q = [
-            ("per_page".to_string(), "100".to_string()),
-            ("page".to_string(), "3".to_string()),
-        ]
-        .into_iter()
-        .collect();
+        let q =
+            [("per_page".to_string(), "100".to_string()), ("page".to_string(), "3".to_string())].into_iter().collect();
         let r = paginated(items, Page::from_query(&q, 15, 100), "ok");
         assert_eq!(r.data.as_array().unwrap().len(), 50);
         assert_eq!(r.meta.unwrap()["last_page"], 3);

@@ -9,9 +9,7 @@
 //! writing a body re-embeds (`embedding_updated_at` moves; a website goes `processing` until its crawl ends).
 
 use super::clock::Timestamp;
-use super::http::{
-    paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply,
-};
+use super::http::{paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply};
 use super::store::Record;
 use super::{App, View};
 use axum::body::Bytes;
@@ -120,9 +118,7 @@ impl KnowledgeEntry {
         match self.kind.as_str() {
             "text" => o["content"] = json!(self.content.clone().unwrap_or_default()),
             "website" => o["url"] = json!(self.url),
-            "product_catalog" => {
-                o["products"] = products_json(self.products.as_deref().unwrap_or_default())
-            }
+            "product_catalog" => o["products"] = products_json(self.products.as_deref().unwrap_or_default()),
             _ => {
                 o["file_name"] = json!(self.file_name);
                 o["file_size"] = json!(self.file_size);
@@ -168,51 +164,31 @@ pub fn settle(entries: &mut [KnowledgeEntry], now: Timestamp) {
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/v1/knowledge-base", get(list).post(create))
-        .route(
-            "/api/v1/knowledge-base/{id}",
-            get(show).put(update).delete(destroy),
-        )
+        .route("/api/v1/knowledge-base/{id}", get(show).put(update).delete(destroy))
         .route("/api/v1/knowledge-base/{id}/status", get(status))
 }
 
 async fn list(State(app): State<App>, Query(q): Query<HashMap<String, String>>) -> Reply {
     let store = app.store();
-    let items = store
-        .knowledge_base
-        .iter()
-        .map(|e| e.list_json(app.view()))
-        .collect();
-    paginated(
-        items,
-        Page::from_query(&q, 15, app.max_per_page()),
-        "Knowledge base entries retrieved successfully.",
-    )
+    let items = store.knowledge_base.iter().map(|e| e.list_json(app.view())).collect();
+    paginated(items, Page::from_query(&q, 15, app.max_per_page()), "Knowledge base entries retrieved successfully.")
 }
 
 fn find(entries: &[KnowledgeEntry], raw_id: &str) -> Result<usize, ApiError> {
     let id = parse_id(raw_id, NOT_FOUND)?;
-    entries
-        .iter()
-        .position(|e| e.id == id)
-        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
+    entries.iter().position(|e| e.id == id).ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
 }
 
 async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let store = app.store();
     let i = find(&store.knowledge_base, &id)?;
-    Ok(Reply::ok(
-        store.knowledge_base[i].full_json(app.view()),
-        "Knowledge base entry retrieved successfully.",
-    ))
+    Ok(Reply::ok(store.knowledge_base[i].full_json(app.view()), "Knowledge base entry retrieved successfully."))
 }
 
 async fn status(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let store = app.store();
     let e = &store.knowledge_base[find(&store.knowledge_base, &id)?];
-    Ok(Reply::ok(
-        json!({"status": e.status, "pages_crawled": e.pages_crawled}),
-        "Status retrieved successfully.",
-    ))
+    Ok(Reply::ok(json!({"status": e.status, "pages_crawled": e.pages_crawled}), "Status retrieved successfully."))
 }
 
 /// The body a request writes, checked against the entry's type.
@@ -224,27 +200,16 @@ enum Body {
 }
 
 fn read_body(c: &mut Check, kind: &str, creating: bool) -> Body {
-    let presence = if creating {
-        Presence::Required
-    } else {
-        Presence::Sometimes
-    };
+    let presence = if creating { Presence::Required } else { Presence::Sometimes };
     let own = match kind {
         "text" => "content",
         "website" => "url",
         "product_catalog" => "products",
         _ => "",
     };
-    let foreign: Vec<&str> = BODY_FIELDS
-        .iter()
-        .copied()
-        .filter(|f| *f != own && c.present(f))
-        .collect();
+    let foreign: Vec<&str> = BODY_FIELDS.iter().copied().filter(|f| *f != own && c.present(f)).collect();
     for field in foreign {
-        c.errors.add(
-            field,
-            format!("The {field} field is prohibited for {kind} entries."),
-        );
+        c.errors.add(field, format!("The {field} field is prohibited for {kind} entries."));
     }
     match kind {
         "text" => match c.string("content", presence, usize::MAX) {
@@ -266,60 +231,41 @@ fn read_products(c: &mut Check, creating: bool) -> Option<Vec<Product>> {
     let items = match c.raw("products") {
         None | Some(Value::Null) => {
             if creating || c.present("products") {
-                c.errors
-                    .add("products", "The products field must be an array.");
+                c.errors.add("products", "The products field must be an array.");
             }
             return None;
         }
         Some(Value::Array(items)) => items.clone(),
         Some(_) => {
-            c.errors
-                .add("products", "The products field must be an array.");
+            c.errors.add("products", "The products field must be an array.");
             return None;
         }
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Some(obj) = item.as_object() else {
-            c.errors.add(
-                &format!("products.{i}"),
-                format!("The products.{i} field must be an object."),
-            );
+            c.errors.add(&format!("products.{i}"), format!("The products.{i} field must be an object."));
             continue;
         };
         let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
         let name = text("name").filter(|n| !n.trim().is_empty());
         if name.is_none() {
-            c.errors.add(
-                &format!("products.{i}.name"),
-                format!("The products.{i}.name field is required."),
-            );
+            c.errors.add(&format!("products.{i}.name"), format!("The products.{i}.name field is required."));
         }
         let price = match obj.get("price") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => Some(n.clone()),
             Some(_) => {
-                c.errors.add(
-                    &format!("products.{i}.price"),
-                    format!("The products.{i}.price field must be a number."),
-                );
+                c.errors.add(&format!("products.{i}.price"), format!("The products.{i}.price field must be a number."));
                 None
             }
         };
         for k in ["description", "sku"] {
             if obj.get(k).is_some_and(|v| !v.is_null() && !v.is_string()) {
-                c.errors.add(
-                    &format!("products.{i}.{k}"),
-                    format!("The products.{i}.{k} field must be a string."),
-                );
+                c.errors.add(&format!("products.{i}.{k}"), format!("The products.{i}.{k} field must be a string."));
             }
         }
-        out.push(Product {
-            name: name.unwrap_or_default(),
-            price,
-            description: text("description"),
-            sku: text("sku"),
-        });
+        out.push(Product { name: name.unwrap_or_default(), price, description: text("description"), sku: text("sku") });
     }
     Some(out)
 }
@@ -339,9 +285,7 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
     let kind = c.one_of("type", Presence::Required, TYPES);
     let description = c.string("description", Presence::Nullable, usize::MAX);
     let business = c.string("business_description", Presence::Nullable, usize::MAX);
-    let entry_body = kind
-        .as_deref()
-        .map_or(Body::None, |k| read_body(&mut c, k, true));
+    let entry_body = kind.as_deref().map_or(Body::None, |k| read_body(&mut c, k, true));
     c.done()?;
 
     let now = Timestamp::now();
@@ -370,10 +314,7 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
     entry.reembed(now, app.config.crawl_delay_ms);
     let data = entry.full_json(app.view());
     store.knowledge_base.push(entry);
-    Ok(Reply::created(
-        data,
-        "Knowledge base entry created successfully.",
-    ))
+    Ok(Reply::created(data, "Knowledge base entry created successfully."))
 }
 
 fn write_body(entry: &mut KnowledgeEntry, body: Body) -> bool {
@@ -386,11 +327,7 @@ fn write_body(entry: &mut KnowledgeEntry, body: Body) -> bool {
     true
 }
 
-async fn update(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Reply, ApiError> {
+async fn update(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Result<Reply, ApiError> {
     let body: Map<String, Value> = parse_object(&body)?;
     let mut store = app.store();
     let i = find(&store.knowledge_base, &id)?;
@@ -399,10 +336,7 @@ async fn update(
     let title = c.string("title", Presence::Sometimes, 255);
     if let Some(t) = c.one_of("type", Presence::Sometimes, TYPES) {
         if t != kind {
-            c.errors.add(
-                "type",
-                "The type of a knowledge base entry cannot be changed.",
-            );
+            c.errors.add("type", "The type of a knowledge base entry cannot be changed.");
         }
     }
     let description = c.string("description", Presence::Nullable, usize::MAX);
@@ -421,10 +355,7 @@ async fn update(
         entry.reembed(now, app.config.crawl_delay_ms);
     }
     entry.updated_at = now;
-    Ok(Reply::ok(
-        entry.full_json(app.view()),
-        "Knowledge base entry updated successfully.",
-    ))
+    Ok(Reply::ok(entry.full_json(app.view()), "Knowledge base entry updated successfully."))
 }
 
 async fn destroy(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {

@@ -72,12 +72,7 @@ pub struct Quirks {
 
 impl Default for Quirks {
     fn default() -> Self {
-        Quirks {
-            max_per_page: 100,
-            utc_offset_minutes: 0,
-            extra_fields: false,
-            webhooks_paginated: false,
-        }
+        Quirks { max_per_page: 100, utc_offset_minutes: 0, extra_fields: false, webhooks_paginated: false }
     }
 }
 
@@ -119,9 +114,7 @@ impl Shared {
 
     /// How objects are rendered for this server.
     pub fn view(&self) -> View {
-        View {
-            offset_minutes: self.config.quirks.utc_offset_minutes,
-        }
+        View { offset_minutes: self.config.quirks.utc_offset_minutes }
     }
 
     pub fn max_per_page(&self) -> usize {
@@ -150,10 +143,7 @@ pub enum SandboxError {
     #[error("refusing to bind {0}: the sandbox serves loopback only (use 127.0.0.1 or [::1])")]
     NotLoopback(SocketAddr),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     State(String),
 }
@@ -180,21 +170,11 @@ impl Sandbox {
         if let Some(path) = config.state_file.as_ref().filter(|p| p.exists()) {
             store = Store::load(path).map_err(SandboxError::State)?;
         } else {
-            store
-                .normalize(clock::Timestamp::now())
-                .map_err(SandboxError::State)?;
+            store.normalize(clock::Timestamp::now()).map_err(SandboxError::State)?;
         }
         let listener =
-            TcpListener::bind(config.addr)
-                .await
-                .map_err(|source| SandboxError::Bind {
-                    addr: config.addr,
-                    source,
-                })?;
-        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
-            addr: config.addr,
-            source,
-        })?;
+            TcpListener::bind(config.addr).await.map_err(|source| SandboxError::Bind { addr: config.addr, source })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.addr, source })?;
         let shared = Arc::new(Shared {
             limiter: Mutex::new(gate::RateLimiter::new(config.rate_limit)),
             config,
@@ -204,19 +184,15 @@ impl Sandbox {
             started: Instant::now(),
         });
         if let Some(path) = &shared.config.state_file {
-            shared.store().save(path).map_err(|e| {
-                SandboxError::State(format!("cannot write {}: {e}", path.display()))
-            })?;
+            shared
+                .store()
+                .save(path)
+                .map_err(|e| SandboxError::State(format!("cannot write {}: {e}", path.display())))?;
         }
         let router = router(shared.clone());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(serve(listener, router, rx));
-        Ok(Sandbox {
-            addr,
-            shared,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        Ok(Sandbox { addr, shared, shutdown: Some(tx), task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -300,10 +276,7 @@ fn router(app: App) -> Router {
         .merge(account::routes())
         .fallback(gate::route_not_found)
         .method_not_allowed_fallback(gate::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            gate::front_door,
-        ));
+        .layer(axum::middleware::from_fn_with_state(app.clone(), gate::front_door));
     api.merge(control::routes()).with_state(app)
 }
 
@@ -325,8 +298,7 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: oneshot::Rec
             router.clone().oneshot(req.map(Body::new))
         });
         connections.spawn(async move {
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = conn => {}
                 _ = kill.0.notified() => {} // dropping `conn` closes the socket unanswered

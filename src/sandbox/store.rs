@@ -42,23 +42,17 @@ pub struct Store {
 impl Store {
     /// Reads a seed or state file; the error says which file and what is wrong.
     pub fn load(path: &Path) -> Result<Store, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mut store: Store = serde_json::from_str(&text)
-            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
-        store
-            .normalize(Timestamp::now())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut store: Store =
+            serde_json::from_str(&text).map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        store.normalize(Timestamp::now()).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(store)
     }
 
     /// Writes the state atomically (temp file + rename), so a crash never leaves half a file.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
         std::fs::rename(tmp, path)
     }
 
@@ -71,10 +65,7 @@ impl Store {
             s.fill_defaults(now);
         }
         check_unique_ids(self.segments.iter().map(|s| s.id), "segments")?;
-        assign_missing(
-            &mut self.segments,
-            self.next_ids.entry("segments".into()).or_insert(1),
-        );
+        assign_missing(&mut self.segments, self.next_ids.entry("segments".into()).or_insert(1));
         normalize_kind(&mut self.agents, &mut self.next_ids, now)?;
         normalize_kind(&mut self.knowledge_base, &mut self.next_ids, now)?;
         normalize_kind(&mut self.webhooks, &mut self.next_ids, now)?;
@@ -85,9 +76,7 @@ impl Store {
         }
         let defaults = self.agents.iter().filter(|a| a.is_default).count();
         if defaults > 1 {
-            return Err(format!(
-                "{defaults} agents have is_default: true; at most one agent can be the default"
-            ));
+            return Err(format!("{defaults} agents have is_default: true; at most one agent can be the default"));
         }
         Ok(())
     }
@@ -105,9 +94,7 @@ fn check_unique_ids(ids: impl Iterator<Item = u64>, kind: &str) -> Result<(), St
     let mut seen = std::collections::BTreeSet::new();
     for id in ids.filter(|id| *id != 0) {
         if !seen.insert(id) {
-            return Err(format!(
-                "two {kind} have id {id}; ids must be unique per kind"
-            ));
+            return Err(format!("two {kind} have id {id}; ids must be unique per kind"));
         }
     }
     Ok(())

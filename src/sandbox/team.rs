@@ -8,9 +8,7 @@
 //! deactivated (422); over the plan limit is a 422 naming the limit. Passwords are checked, never stored.
 
 use super::clock::Timestamp;
-use super::http::{
-    paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply,
-};
+use super::http::{paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply};
 use super::store::Record;
 use super::{App, View};
 use axum::body::Bytes;
@@ -89,33 +87,19 @@ pub fn routes() -> Router<App> {
 async fn list(State(app): State<App>, Query(q): Query<HashMap<String, String>>) -> Reply {
     let store = app.store();
     let role = q.get("role").map(String::as_str);
-    let items = store
-        .team
-        .iter()
-        .filter(|m| role.is_none_or(|r| m.role == r))
-        .map(TeamMember::list_json)
-        .collect();
-    paginated(
-        items,
-        Page::from_query(&q, 15, app.max_per_page()),
-        "Team members retrieved successfully.",
-    )
+    let items = store.team.iter().filter(|m| role.is_none_or(|r| m.role == r)).map(TeamMember::list_json).collect();
+    paginated(items, Page::from_query(&q, 15, app.max_per_page()), "Team members retrieved successfully.")
 }
 
 fn find(team: &[TeamMember], raw_id: &str) -> Result<usize, ApiError> {
     let id = parse_id(raw_id, NOT_FOUND)?;
-    team.iter()
-        .position(|m| m.id == id)
-        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
+    team.iter().position(|m| m.id == id).ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
 }
 
 async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let store = app.store();
     let i = find(&store.team, &id)?;
-    Ok(Reply::ok(
-        store.team[i].full_json(app.view()),
-        "Team member retrieved successfully.",
-    ))
+    Ok(Reply::ok(store.team[i].full_json(app.view()), "Team member retrieved successfully."))
 }
 
 /// A plausible address: one `@`, something before it, a dotted domain after it, no spaces.
@@ -134,10 +118,7 @@ fn valid_email(email: &str) -> bool {
 fn check_password(c: &mut Check, presence: Presence) {
     if let Field::Value(p) = c.string("password", presence, 255) {
         if p.chars().count() < 8 {
-            c.errors.add(
-                "password",
-                "The password field must be at least 8 characters.",
-            );
+            c.errors.add("password", "The password field must be at least 8 characters.");
         }
     }
 }
@@ -150,8 +131,7 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
     let email = c.text("email", Presence::Required, 255);
     if let Some(e) = &email {
         if !valid_email(e) {
-            c.errors
-                .add("email", "The email field must be a valid email address.");
+            c.errors.add("email", "The email field must be a valid email address.");
         } else if store.team.iter().any(|m| m.email.eq_ignore_ascii_case(e)) {
             c.errors.add("email", "The email has already been taken.");
         }
@@ -178,24 +158,14 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
     };
     let data = member.full_json(app.view());
     store.team.push(member);
-    Ok(Reply::created(
-        data,
-        "Team member created successfully. An invitation was sent by email.",
-    ))
+    Ok(Reply::created(data, "Team member created successfully. An invitation was sent by email."))
 }
 
 fn other_active_admins(team: &[TeamMember], i: usize) -> usize {
-    team.iter()
-        .enumerate()
-        .filter(|(j, m)| *j != i && m.is_active_admin())
-        .count()
+    team.iter().enumerate().filter(|(j, m)| *j != i && m.is_active_admin()).count()
 }
 
-async fn update(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Reply, ApiError> {
+async fn update(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Result<Reply, ApiError> {
     let body: Map<String, Value> = parse_object(&body)?;
     let mut store = app.store();
     let i = find(&store.team, &id)?;
@@ -206,20 +176,16 @@ async fn update(
     check_password(&mut c, Presence::Sometimes);
     if let Some(Value::String(e)) = body.get("email") {
         if !e.eq_ignore_ascii_case(&store.team[i].email) {
-            c.errors
-                .add("email", "The email of a team member cannot be changed.");
+            c.errors.add("email", "The email of a team member cannot be changed.");
         }
     } else if body.contains_key("email") {
         c.errors.add("email", "The email field must be a string.");
     }
     let member = &store.team[i];
-    let stays_active_admin = role.as_deref().unwrap_or(&member.role) == "admin"
-        && status.as_deref().unwrap_or(&member.status) == "active";
+    let stays_active_admin =
+        role.as_deref().unwrap_or(&member.role) == "admin" && status.as_deref().unwrap_or(&member.status) == "active";
     if member.is_active_admin() && !stays_active_admin && other_active_admins(&store.team, i) == 0 {
-        c.errors.add(
-            "role",
-            "The last active admin cannot be demoted or deactivated.",
-        );
+        c.errors.add("role", "The last active admin cannot be demoted or deactivated.");
     }
     c.done()?;
     let member = &mut store.team[i];
@@ -233,20 +199,14 @@ async fn update(
         member.status = s;
     }
     member.updated_at = Timestamp::now();
-    Ok(Reply::ok(
-        member.full_json(app.view()),
-        "Team member updated successfully.",
-    ))
+    Ok(Reply::ok(member.full_json(app.view()), "Team member updated successfully."))
 }
 
 async fn destroy(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let mut store = app.store();
     let i = find(&store.team, &id)?;
     if store.team[i].is_active_admin() && other_active_admins(&store.team, i) == 0 {
-        return Err(ApiError::invalid(
-            "team_member",
-            "The last active admin cannot be deleted.",
-        ));
+        return Err(ApiError::invalid("team_member", "The last active admin cannot be deleted."));
     }
     store.team.remove(i);
     Ok(Reply::deleted())

@@ -8,9 +8,7 @@
 //! object plus the new `secret`. The sandbox never sends HTTP: `/test` records a simulated successful delivery.
 
 use super::clock::Timestamp;
-use super::http::{
-    paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply,
-};
+use super::http::{paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply};
 use super::store::Record;
 use super::{App, View};
 use axum::body::Bytes;
@@ -187,31 +185,17 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/v1/webhooks", get(list).post(create))
         .route("/api/v1/webhooks/events", get(events))
-        .route(
-            "/api/v1/webhooks/{id}",
-            get(show).put(update).delete(destroy),
-        )
+        .route("/api/v1/webhooks/{id}", get(show).put(update).delete(destroy))
         .route("/api/v1/webhooks/{id}/test", post(test))
         .route("/api/v1/webhooks/{id}/deliveries", get(deliveries))
-        .route(
-            "/api/v1/webhooks/{id}/regenerate-secret",
-            post(regenerate_secret),
-        )
+        .route("/api/v1/webhooks/{id}/regenerate-secret", post(regenerate_secret))
 }
 
 async fn list(State(app): State<App>, Query(q): Query<HashMap<String, String>>) -> Reply {
     let store = app.store();
-    let items: Vec<Value> = store
-        .webhooks
-        .iter()
-        .map(|w| w.list_json(app.view()))
-        .collect();
+    let items: Vec<Value> = store.webhooks.iter().map(|w| w.list_json(app.view())).collect();
     if app.config.quirks.webhooks_paginated {
-        return paginated(
-            items,
-            Page::from_query(&q, 15, app.max_per_page()),
-            "Webhooks retrieved successfully.",
-        );
+        return paginated(items, Page::from_query(&q, 15, app.max_per_page()), "Webhooks retrieved successfully.");
     }
     Reply::ok(json!(items), "Webhooks retrieved successfully.")
 }
@@ -229,19 +213,13 @@ async fn events() -> Reply {
 
 fn find(webhooks: &[Webhook], raw_id: &str) -> Result<usize, ApiError> {
     let id = parse_id(raw_id, NOT_FOUND)?;
-    webhooks
-        .iter()
-        .position(|w| w.id == id)
-        .ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
+    webhooks.iter().position(|w| w.id == id).ok_or_else(|| ApiError::NotFound(NOT_FOUND.into()))
 }
 
 async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let store = app.store();
     let i = find(&store.webhooks, &id)?;
-    Ok(Reply::ok(
-        store.webhooks[i].to_json(app.view()),
-        "Webhook retrieved successfully.",
-    ))
+    Ok(Reply::ok(store.webhooks[i].to_json(app.view()), "Webhook retrieved successfully."))
 }
 
 struct Input {
@@ -253,37 +231,22 @@ struct Input {
 
 fn read_input(body: &serde_json::Map<String, Value>, creating: bool) -> Result<Input, ApiError> {
     let mut c = Check::new(body);
-    let presence = if creating {
-        Presence::Required
-    } else {
-        Presence::Sometimes
-    };
+    let presence = if creating { Presence::Required } else { Presence::Sometimes };
     let name = c.string("name", presence, 255);
     let url = c.https_url("url", presence);
     let events = c.string_array("events", creating || c.present("events"));
     if let Some(list) = &events {
         for (i, e) in list.iter().enumerate() {
             if !EVENTS.iter().any(|(n, _)| n == e) {
-                c.errors.add(
-                    &format!("events.{i}"),
-                    format!("The selected events.{i} is invalid."),
-                );
+                c.errors.add(&format!("events.{i}"), format!("The selected events.{i} is invalid."));
             } else if list[..i].contains(e) {
-                c.errors.add(
-                    &format!("events.{i}"),
-                    format!("The events.{i} field has a duplicate value."),
-                );
+                c.errors.add(&format!("events.{i}"), format!("The events.{i} field has a duplicate value."));
             }
         }
     }
     let is_active = c.boolean("is_active");
     c.done()?;
-    Ok(Input {
-        name,
-        url,
-        events,
-        is_active,
-    })
+    Ok(Input { name, url, events, is_active })
 }
 
 async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> {
@@ -309,11 +272,7 @@ async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> 
     Ok(Reply::created(data, "Webhook created successfully."))
 }
 
-async fn update(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Reply, ApiError> {
+async fn update(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> Result<Reply, ApiError> {
     let body = parse_object(&body)?;
     let mut store = app.store();
     let i = find(&store.webhooks, &id)?;
@@ -332,10 +291,7 @@ async fn update(
         w.is_active = a;
     }
     w.updated_at = Timestamp::now();
-    Ok(Reply::ok(
-        w.to_json(app.view()),
-        "Webhook updated successfully.",
-    ))
+    Ok(Reply::ok(w.to_json(app.view()), "Webhook updated successfully."))
 }
 
 async fn destroy(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
@@ -377,24 +333,14 @@ async fn deliveries(
         .filter(|d| wanted.is_none_or(|s| d.status == s))
         .map(|d| d.to_json(w.id, app.view()))
         .collect();
-    Ok(paginated(
-        items,
-        Page::from_query(&q, 15, app.max_per_page()),
-        "Webhook deliveries retrieved successfully.",
-    ))
+    Ok(paginated(items, Page::from_query(&q, 15, app.max_per_page()), "Webhook deliveries retrieved successfully."))
 }
 
-async fn regenerate_secret(
-    State(app): State<App>,
-    Path(id): Path<String>,
-) -> Result<Reply, ApiError> {
+async fn regenerate_secret(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, ApiError> {
     let mut store = app.store();
     let i = find(&store.webhooks, &id)?;
     let w = &mut store.webhooks[i];
     w.secret = new_secret();
     w.updated_at = Timestamp::now();
-    Ok(Reply::ok(
-        w.with_secret(app.view()),
-        "Webhook secret regenerated successfully.",
-    ))
+    Ok(Reply::ok(w.with_secret(app.view()), "Webhook secret regenerated successfully."))
 }

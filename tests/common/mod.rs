@@ -31,11 +31,7 @@ impl Resp {
     pub fn field_errors(&self, field: &str) -> Vec<String> {
         self.body["errors"][field]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|m| m.as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|m| m.as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     }
 }
@@ -67,22 +63,11 @@ impl Api {
 
     pub async fn start_with(config: SandboxConfig, store: Store) -> Api {
         let sandbox = Sandbox::start(config, store).await.expect("sandbox starts");
-        Api {
-            sandbox,
-            http: reqwest::Client::new(),
-        }
+        Api { sandbox, http: reqwest::Client::new() }
     }
 
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-        key: Option<&str>,
-    ) -> Resp {
-        self.try_call(method, path, body, key)
-            .await
-            .expect("request completes")
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, key: Option<&str>) -> Resp {
+        self.try_call(method, path, body, key).await.expect("request completes")
     }
 
     pub async fn try_call(
@@ -104,36 +89,24 @@ impl Api {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let bytes = res.bytes().await?;
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON body")
-        };
-        Ok(Resp {
-            status,
-            headers,
-            body,
-        })
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        Ok(Resp { status, headers, body })
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.call("GET", path, None, Some(self.sandbox.api_key()))
-            .await
+        self.call("GET", path, None, Some(self.sandbox.api_key())).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.call("POST", path, Some(body), Some(self.sandbox.api_key()))
-            .await
+        self.call("POST", path, Some(body), Some(self.sandbox.api_key())).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Resp {
-        self.call("PUT", path, Some(body), Some(self.sandbox.api_key()))
-            .await
+        self.call("PUT", path, Some(body), Some(self.sandbox.api_key())).await
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
-        self.call("DELETE", path, None, Some(self.sandbox.api_key()))
-            .await
+        self.call("DELETE", path, None, Some(self.sandbox.api_key())).await
     }
 
     /// `"METHOD /api/v1/path"` for every logged request.
@@ -153,10 +126,7 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(
-            Instant::now() < until,
-            "condition not met within {deadline:?}"
-        );
+        assert!(Instant::now() < until, "condition not met within {deadline:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

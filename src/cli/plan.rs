@@ -1,0 +1,97 @@
+//! `skyform plan`: show what apply would change.
+
+use super::Global;
+use skyform::manifest::process_env;
+use skyform::plan::run::{run as plan, PlanRequest};
+use skyform::plan::{PlanOptions, Target};
+use skyform::render::{render, Format};
+use skyform::resources::Kind;
+use skyform::session::ConnectOptions;
+use skyform::{Error, ErrorKind, Result};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Manifest files or folders. Default: the current folder.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Also save the plan (JSON, with fingerprints, no secrets) for `skyform apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Only this kind, or one object: `agents`, `webhooks/CRM sync` (repeatable).
+    #[arg(long, value_name = "KIND[/NAME]", value_parser = Target::parse)]
+    target: Vec<Target>,
+    /// Also delete live objects of this kind that the manifests do not name (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    prune: Vec<Kind>,
+    /// Allow deleting more than 25% of this kind's live objects (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    allow_deletes: Vec<Kind>,
+    /// Run against an in-process sandbox seeded from the manifests' sandbox.json: no account needed.
+    #[arg(long)]
+    sandbox: bool,
+    /// With --sandbox: keep the sandbox's account in this file (shared with `apply --sandbox`).
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    sandbox_state: Option<PathBuf>,
+    /// The secrets file apply writes; its recorded `rotate_secret` tokens decide rotations.
+    #[arg(long, value_name = "FILE")]
+    secrets_out: Option<PathBuf>,
+    /// The key's requests per minute, before the first answer says.
+    #[arg(long, default_value_t = 120)]
+    rate_limit: u32,
+    /// The share of the rate limit skyform may use; the rest stays free for other integrations.
+    #[arg(long, default_value_t = 0.8)]
+    rate_share: f64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    parallelism: usize,
+}
+
+pub fn parse_kind(s: &str) -> std::result::Result<Kind, String> {
+    Kind::parse(s).ok_or_else(|| {
+        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown kind `{s}`: kinds are {}", kinds.join(", "))
+    })
+}
+
+pub fn run(args: Args, global: &Global) -> Result<i32> {
+    let request = PlanRequest {
+        paths: args.paths,
+        connect: ConnectOptions {
+            api_url: global.api_url.clone(),
+            sandbox: args.sandbox.then(PathBuf::new),
+            sandbox_state: args.sandbox_state,
+            rate_limit: args.rate_limit,
+            rate_share: args.rate_share,
+            parallelism: args.parallelism,
+            verbose: global.verbose,
+        },
+        options: PlanOptions {
+            targets: args.target,
+            prune: args.prune,
+            allow_deletes: args.allow_deletes,
+            rotation_tokens: None,
+        },
+        secrets_file: args.secrets_out,
+    };
+    let plan = super::runtime()?.block_on(plan(&request, &process_env))?;
+    print!("{}", render(&plan, args.format, global.color_stdout()));
+    if let Some(path) = &args.out {
+        std::fs::write(path, skyform::render::json(&plan))
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot write the plan to {}: {e}", path.display())))?;
+        if !global.quiet {
+            eprintln!("plan saved to {}; apply it with: skyform apply {}", path.display(), path.display());
+        }
+    }
+    if !plan.blocked.is_empty() {
+        return Err(Error::new(ErrorKind::Refused, plan.blocked.join("\n")).with_hint(
+            "the plan was not blocked by mistake only if you meant those deletes: then pass --allow-deletes KIND",
+        ));
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+}

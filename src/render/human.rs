@@ -1,0 +1,132 @@
+//! The plan for a terminal: grouped by kind, one line per change and per changed field, long texts as
+//! line diffs, colour when asked for.
+
+use super::{diff_text, headline, is_long_text, kind_title, kinds_of, short_value, summary_line, symbol};
+use crate::plan::{Change, FieldChange, Op, Plan};
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+use std::fmt::Write as _;
+
+struct Paint(bool);
+
+impl Paint {
+    fn op(&self, op: Op, s: &str) -> String {
+        let code = match op {
+            Op::Create => "32",
+            Op::Update => "33",
+            Op::Delete => "31",
+            Op::Action => "36",
+            Op::Refused => "35;1",
+        };
+        self.code(code, s)
+    }
+
+    fn code(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn dim(&self, s: &str) -> String {
+        self.code("2", s)
+    }
+}
+
+pub fn render(plan: &Plan, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = String::new();
+    for kind in kinds_of(plan) {
+        let _ = writeln!(out, "{}", p.code("1", kind_title(kind)));
+        for c in plan.changes.iter().filter(|c| c.kind == kind) {
+            change(&mut out, c, &p);
+        }
+    }
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(out, "{}", p.code("1", "Unmanaged (in the account, not in the manifests; left alone)"));
+        let mut kinds: Vec<_> = plan.unmanaged.iter().map(|u| u.kind).collect();
+        kinds.dedup();
+        for kind in kinds {
+            let names: Vec<String> =
+                plan.unmanaged.iter().filter(|u| u.kind == kind).map(|u| format!("{} (id {})", u.key, u.id)).collect();
+            let _ = writeln!(out, "  {}: {} — {}", kind.as_str(), names.len(), names.join(", "));
+        }
+    }
+    for b in &plan.blocked {
+        let _ = writeln!(out, "{} {b}", p.op(Op::Refused, "blocked:"));
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary_line(plan));
+    out
+}
+
+fn change(out: &mut String, c: &Change, p: &Paint) {
+    let origin = c.origin.as_deref().map(|o| format!("  {}", p.dim(o))).unwrap_or_default();
+    let _ = writeln!(out, "  {} {}{origin}", p.op(c.op, symbol(c.op)), p.op(c.op, &headline(c)));
+    if let Some(reason) = &c.reason {
+        let _ = writeln!(out, "      {}", if c.op == Op::Refused { p.op(Op::Refused, reason) } else { p.dim(reason) });
+    }
+    for f in &c.fields {
+        field(out, f, c.op, p);
+    }
+}
+
+fn field(out: &mut String, f: &FieldChange, op: Op, p: &Paint) {
+    if f.sensitive {
+        let _ = writeln!(out, "      {}: (sensitive)", f.field);
+        return;
+    }
+    let (old, new) = (f.old.as_ref().filter(|v| !v.is_null()), f.new.as_ref());
+    if op == Op::Create {
+        match new {
+            Some(Value::String(s)) if s.contains('\n') => {
+                let _ = writeln!(out, "      {}:", f.field);
+                for line in s.lines().take(6) {
+                    let _ = writeln!(out, "        {}", p.op(Op::Create, line));
+                }
+                if s.lines().count() > 6 {
+                    let _ = writeln!(out, "        {}", p.dim(&format!("… {} more lines", s.lines().count() - 6)));
+                }
+            }
+            Some(v) => {
+                let _ = writeln!(out, "      {}: {}", f.field, short_value(v));
+            }
+            None => {}
+        }
+        return;
+    }
+    if is_long_text(old) || is_long_text(new) {
+        let (a, b) = (diff_text(old), diff_text(new));
+        let _ = writeln!(out, "      {}:", f.field);
+        text_diff(out, &a, &b, p);
+        return;
+    }
+    let show = |v: Option<&Value>| v.map_or("null".to_string(), short_value);
+    let _ = writeln!(out, "      {}: {} → {}", f.field, p.op(Op::Delete, &show(old)), p.op(Op::Create, &show(new)));
+}
+
+/// A line diff with one line of context around each change.
+fn text_diff(out: &mut String, old: &str, new: &str, p: &Paint) {
+    let diff = TextDiff::from_lines(old, new);
+    for group in diff.grouped_ops(1) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let line = change.value().trim_end_matches('\n');
+                let (sign, painted) = match change.tag() {
+                    ChangeTag::Delete => ("-", p.op(Op::Delete, line)),
+                    ChangeTag::Insert => ("+", p.op(Op::Create, line)),
+                    ChangeTag::Equal => (" ", p.dim(line)),
+                };
+                let sign = match change.tag() {
+                    ChangeTag::Delete => p.op(Op::Delete, sign),
+                    ChangeTag::Insert => p.op(Op::Create, sign),
+                    ChangeTag::Equal => sign.to_string(),
+                };
+                let _ = writeln!(out, "        {sign} {painted}");
+            }
+        }
+    }
+}

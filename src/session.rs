@@ -1,0 +1,83 @@
+//! Where commands send their requests: the real API (URL and key from flags and the environment), or an
+//! in-process sandbox seeded from the manifests' folder (`--sandbox`), so a plan can be tried with no account.
+
+use crate::api::{ApiConfig, ApiKey, ClientEvent, EventSink, PacerConfig};
+use crate::manifest::Env;
+use crate::sandbox::{Sandbox, SandboxConfig, Store};
+use crate::{Error, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How to reach the API and how hard to use it (shared by every command that talks to SkyLight).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub api_url: Option<String>,
+    /// Serve the manifests' `sandbox.json` in-process and talk to that instead.
+    pub sandbox: Option<PathBuf>,
+    /// With `sandbox`: load from and save to this state file, so `apply` then `plan` see one account.
+    pub sandbox_state: Option<PathBuf>,
+    pub rate_limit: u32,
+    pub rate_share: f64,
+    pub parallelism: usize,
+    /// Print retries and throttling to stderr.
+    pub verbose: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            api_url: None,
+            sandbox: None,
+            sandbox_state: None,
+            rate_limit: 120,
+            rate_share: 0.8,
+            parallelism: 4,
+            verbose: false,
+        }
+    }
+}
+
+/// A configured connection; holds the in-process sandbox alive while the command runs.
+pub struct Session {
+    pub config: ApiConfig,
+    pub events: Option<EventSink>,
+    pub sandbox: Option<Sandbox>,
+}
+
+/// The folder whose `sandbox.json` seeds `--sandbox`: the first path given, or its folder for a file.
+pub fn sandbox_seed(paths: &[PathBuf]) -> PathBuf {
+    let first = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+    let dir = if first.is_file() { first.parent().map(Path::to_path_buf).unwrap_or_default() } else { first };
+    dir.join("sandbox.json")
+}
+
+pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Error> {
+    if !(0.0..=1.0).contains(&opts.rate_share) || opts.rate_share == 0.0 {
+        return Err(Error::new(ErrorKind::Usage, format!("--rate-share {} is not a share", opts.rate_share))
+            .with_hint(
+                "give a number above 0 and at most 1, e.g. 0.8 to leave a fifth of the budget to other integrations",
+            ));
+    }
+    let events: Option<EventSink> =
+        opts.verbose.then(|| Arc::new(|e: &ClientEvent| eprintln!("skyform: {e}")) as EventSink);
+    let (mut config, sandbox) = match &opts.sandbox {
+        None => (ApiConfig::from_env(opts.api_url.as_deref(), env)?, None),
+        Some(seed) => {
+            let store = if seed.exists() {
+                Store::load(seed).map_err(|e| Error::new(ErrorKind::Input, format!("invalid sandbox seed: {e}")))?
+            } else {
+                Store::default()
+            };
+            let config = SandboxConfig {
+                addr: "127.0.0.1:0".parse().expect("a literal address"),
+                state_file: opts.sandbox_state.clone(),
+                ..SandboxConfig::default()
+            };
+            let sandbox = Sandbox::start(config, store).await?;
+            (ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key())), Some(sandbox))
+        }
+    };
+    config.pacing = PacerConfig { limit: opts.rate_limit.max(1), share: opts.rate_share, ..PacerConfig::default() };
+    config.parallelism = opts.parallelism.max(1);
+    Ok(Session { config, events, sandbox })
+}

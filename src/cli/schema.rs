@@ -1,11 +1,19 @@
-//! `skyform schema`: print the manifest JSON Schema.
+//! `skyform schema`: print the manifest JSON Schema (or, with `--plan`, the plan file's).
 
 use skyform::Result;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The schema of the plan file and `plan --format json` instead.
+    #[arg(long)]
+    plan: bool,
+}
 
-pub fn run(_args: Args) -> Result<i32> {
-    print!("{}", skyform::manifest::schema::manifest_schema());
+pub fn run(args: Args) -> Result<i32> {
+    if args.plan {
+        print!("{}", skyform::plan::plan_schema());
+    } else {
+        print!("{}", skyform::manifest::schema::manifest_schema());
+    }
     Ok(0)
 }

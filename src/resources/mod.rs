@@ -522,3 +522,6 @@ pub enum Step {
     Do(&'static str),
     Refuse(String),
 }
+
+#[cfg(test)]
+mod canonical_tests;

@@ -1,0 +1,112 @@
+//! Canonicalisation: every server default and ordering difference the contract allows compares equal,
+//! so a plan over an account that matches its manifests shows no changes.
+
+use super::agent::{AgentSpec, LiveAgent};
+use super::campaign::{CampaignSpec, LiveCampaign};
+use super::knowledge::{KnowledgeEntrySpec, LiveKnowledgeEntry};
+use super::lookup::{Channel, ContactList};
+use super::team::{LiveTeamMember, TeamMemberSpec};
+use super::webhook::{LiveWebhook, WebhookSpec};
+use super::{Lookups, Managed};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn spec<T: for<'de> Deserialize<'de>>(yaml: &str) -> T {
+    let node = crate::manifest::yaml::parse(yaml).unwrap().0.unwrap();
+    T::deserialize(&node).unwrap()
+}
+
+fn live<T: DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+fn same<S: Managed>(s: &S, l: &<S::R as super::Resource>::Live, lookups: &Lookups) {
+    assert_eq!(s.desired(lookups).unwrap(), S::live_fields(l));
+}
+
+#[test]
+fn agent_defaults_nulls_empties_and_trailing_newlines() {
+    let s: AgentSpec = spec("name: Sales\nsystem_prompt: \"Sell.\\n\"\n");
+    for l in [
+        json!({"id": 1, "name": "Sales", "system_prompt": "Sell.", "instruction_prompt": null, "personality_prompt": null,
+               "response_guidelines": {}, "is_active": true, "is_default": false}),
+        json!({"id": 1, "name": "Sales", "system_prompt": "Sell.\r\n", "instruction_prompt": "", "response_guidelines": null}),
+        json!({"id": 1, "name": "Sales", "system_prompt": "Sell.  \n\n", "personality_prompt": "   ", "is_active": 1}),
+    ] {
+        same(&s, &live::<LiveAgent>(l), &Lookups::default());
+    }
+    // Guideline order and number-as-string do not matter; an explicit empty map equals none.
+    let s: AgentSpec = spec("name: A\nsystem_prompt: p\nresponse_guidelines: {tone: warm, max_length: \"600\"}\n");
+    let l =
+        json!({"id": 1, "name": "A", "system_prompt": "p", "response_guidelines": {"max_length": 600, "tone": "warm"}});
+    same(&s, &live::<LiveAgent>(l), &Lookups::default());
+    let s: AgentSpec = spec("name: A\nsystem_prompt: p\nresponse_guidelines: {}\nis_active: true\n");
+    same(&s, &live::<LiveAgent>(json!({"id": 1, "name": "A", "system_prompt": "p"})), &Lookups::default());
+}
+
+#[test]
+fn knowledge_bodies_and_nullable_descriptions() {
+    let s: KnowledgeEntrySpec = spec("title: Returns\ntype: text\ndescription: \"\"\ncontent: \"30 days.\\n\"\n");
+    let l = json!({"id": 1, "title": "Returns", "type": "text", "description": null, "business_description": "",
+                   "status": "active", "content": "30 days."});
+    same(&s, &live::<LiveKnowledgeEntry>(l), &Lookups::default());
+    let s: KnowledgeEntrySpec =
+        spec("title: Cat\ntype: product_catalog\nproducts:\n  - {name: Mug, price: 35}\n  - {name: Pan, price: 189.5, sku: P-1}\n");
+    let l = json!({"id": 2, "title": "Cat", "type": "product_catalog", "products": [
+        {"name": "Mug", "price": "35.00", "description": "", "sku": null},
+        {"name": "Pan", "price": 189.5, "sku": "P-1"}
+    ]});
+    same(&s, &live::<LiveKnowledgeEntry>(l), &Lookups::default());
+    let s: KnowledgeEntrySpec = spec("title: Site\ntype: website\nurl: https://help.example/\n");
+    let l =
+        json!({"id": 3, "title": "Site", "type": "website", "status": "processing", "url": "https://help.example/"});
+    same(&s, &live::<LiveKnowledgeEntry>(l), &Lookups::default());
+}
+
+#[test]
+fn webhook_events_are_a_set_and_active_is_the_default() {
+    let s: WebhookSpec = spec("name: CRM\nurl: https://crm.example/h\nevents: [message.sent, contact.created]\n");
+    let l = json!({"id": 1, "name": "CRM", "url": "https://crm.example/h", "events": ["contact.created", "message.sent"],
+                   "delivery_logs_count": 4});
+    same(&s, &live::<LiveWebhook>(l), &Lookups::default());
+}
+
+#[test]
+fn team_email_case_status_default_and_password_never_compared() {
+    let s: TeamMemberSpec = spec("email: Layla@Example.com\nname: Layla\nrole: admin\npassword: hunter22hunter\n");
+    let l = json!({"id": 1, "name": "Layla", "email": "layla@example.com", "role": "admin"});
+    same(&s, &live::<LiveTeamMember>(l), &Lookups::default());
+}
+
+#[test]
+fn campaign_audience_order_and_channel_names() {
+    let lookups = Lookups {
+        channels: vec![live::<Channel>(json!({"id": 5, "type": "whatsapp", "username": "+1555"}))],
+        lists: vec![
+            live::<ContactList>(json!({"id": 1, "name": "Q1 Leads"})),
+            live::<ContactList>(json!({"id": 2, "name": "VIP"})),
+        ],
+        segments: vec![],
+    };
+    let s: CampaignSpec = spec(
+        "name: Spring\nchannel: whatsapp\naudience: {lists: [VIP, Q1 Leads], contacts: [9, 3]}\nmessage: \"Hi!\\n\"\n",
+    );
+    let l = json!({"id": 1, "name": "Spring", "status": "draft", "channel_id": 5, "message": "Hi!",
+                   "list_ids": [1, 2], "segment_ids": [], "contact_ids": [3, 9], "is_new_number": false});
+    same(&s, &live::<LiveCampaign>(l), &lookups);
+    // The list form (no channel_id, only client_setting) reads the same channel.
+    let l = json!({"id": 1, "name": "Spring", "status": "draft", "client_setting": {"id": 5, "name": "+1555", "type": "whatsapp"},
+                   "message": "Hi!", "list_ids": [2, 1], "contact_ids": [9, 3]});
+    same(&s, &live::<LiveCampaign>(l), &lookups);
+}
+
+#[test]
+fn real_differences_still_show() {
+    let s: AgentSpec = spec("name: Sales\nsystem_prompt: Sell more.\nis_active: false\n");
+    let l: LiveAgent = live(json!({"id": 1, "name": "Sales", "system_prompt": "Sell."}));
+    let d = s.desired(&Lookups::default()).unwrap();
+    let changed: Vec<&str> =
+        d.iter().zip(AgentSpec::live_fields(&l)).filter(|(a, b)| a.1 != b.1).map(|(a, _)| a.0).collect();
+    assert_eq!(changed, ["system_prompt", "is_active"]);
+}

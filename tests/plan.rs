@@ -1,0 +1,488 @@
+//! `plan` end to end against the sandbox, written as scenarios: these manifests, this live account →
+//! this plan (and these requests).
+
+mod common;
+
+use common::{seed, test_config};
+use serde_json::{json, Value};
+use skyform::api::{ApiConfig, ApiKey, ReadClient};
+use skyform::manifest;
+use skyform::plan::{build, Change, Op, Plan, PlanError, PlanOptions, Target};
+use skyform::render::{self, Format};
+use skyform::resources::Kind;
+use skyform::sandbox::{LoggedRequest, Sandbox, SandboxConfig};
+use std::path::PathBuf;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_skyform");
+
+/// These manifests, this live account.
+struct Scenario {
+    dir: PathBuf,
+    live: Value,
+    options: PlanOptions,
+}
+
+struct Outcome {
+    result: Result<Plan, PlanError>,
+    requests: Vec<LoggedRequest>,
+}
+
+impl Outcome {
+    fn plan(&self) -> &Plan {
+        match &self.result {
+            Ok(p) => p,
+            Err(PlanError::Problems(p)) => panic!("plan failed:\n{}", p.render()),
+            Err(PlanError::Api(e)) => panic!("plan failed: {e}"),
+        }
+    }
+
+    /// `op kind key [action]` per change, in plan order.
+    fn lines(&self) -> Vec<String> {
+        self.plan()
+            .changes
+            .iter()
+            .map(|c| {
+                let op = format!("{:?}", c.op).to_lowercase();
+                match &c.action {
+                    Some(a) => format!("{op} {} {} {a}", c.kind.as_str(), c.key),
+                    None => format!("{op} {} {}", c.kind.as_str(), c.key),
+                }
+            })
+            .collect()
+    }
+
+    fn change(&self, key: &str) -> &Change {
+        self.plan().changes.iter().find(|c| c.key == key).unwrap_or_else(|| panic!("no change for {key}"))
+    }
+
+    fn request_lines(&self) -> Vec<String> {
+        self.requests.iter().map(|r| r.line()).collect()
+    }
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skyform-plan-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Scenario {
+    fn new(name: &str) -> Self {
+        Scenario { dir: tempdir(name), live: json!({}), options: PlanOptions::default() }
+    }
+
+    fn manifest(self, file: &str, yaml: &str) -> Self {
+        let path = self.dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, yaml).unwrap();
+        self
+    }
+
+    fn live(mut self, v: Value) -> Self {
+        self.live = v;
+        self
+    }
+
+    fn options(mut self, f: impl FnOnce(&mut PlanOptions)) -> Self {
+        f(&mut self.options);
+        self
+    }
+
+    async fn plan(self) -> Outcome {
+        let config = SandboxConfig { rate_limit: 100_000, ..test_config() };
+        let sandbox = Sandbox::start(config, seed(self.live)).await.unwrap();
+        let set =
+            manifest::load(std::slice::from_ref(&self.dir), &|_| None).unwrap_or_else(|p| panic!("{}", p.render()));
+        let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+        let result = build(&set, &client, &self.options).await;
+        Outcome { result, requests: sandbox.requests() }
+    }
+}
+
+fn lookups() -> Value {
+    common::lookups()
+}
+
+#[tokio::test]
+async fn a_matching_account_plans_no_changes_and_reads_only_lists() {
+    let mut live = lookups();
+    live["agents"] = json!([{"name": "Sales", "system_prompt": "Sell.", "is_default": true}]);
+    live["webhooks"] =
+        json!([{"name": "CRM", "url": "https://crm.test", "events": ["contact.created", "message.sent"]}]);
+    let out = Scenario::new("nochange")
+        .manifest("a.yaml", "agents:\n  - name: Sales\n    is_default: true\n    system_prompt: \"Sell.\\n\"\nwebhooks:\n  - name: CRM\n    url: https://crm.test\n    events: [message.sent, contact.created]\n")
+        .live(live)
+        .plan()
+        .await;
+    assert!(out.plan().changes.is_empty(), "{:?}", out.lines());
+    assert_eq!(out.request_lines(), ["GET /api/v1/ai-agents", "GET /api/v1/webhooks"]);
+    assert!(out.requests.iter().all(|r| r.method == "GET"));
+}
+
+#[tokio::test]
+async fn the_default_agent_is_switched_before_the_old_one_is_deleted() {
+    let out = Scenario::new("default")
+        .manifest(
+            "a.yaml",
+            "agents:\n  - name: New\n    is_default: true\n    system_prompt: p\n  - name: Old\n    ensure: absent\n",
+        )
+        .live(json!({"agents": [{"name": "Old", "system_prompt": "p", "is_default": true}]}))
+        .plan()
+        .await;
+    assert_eq!(out.lines(), ["create agents New", "action agents New set-default", "delete agents Old"]);
+    // Without a new default, deleting the default is refused, not attempted.
+    let out = Scenario::new("default2")
+        .manifest("a.yaml", "agents:\n  - name: Old\n    ensure: absent\n")
+        .live(json!({"agents": [{"name": "Old", "system_prompt": "p", "is_default": true}]}))
+        .plan()
+        .await;
+    assert_eq!(out.lines(), ["refused agents Old"]);
+    assert!(out.change("Old").reason.as_ref().unwrap().contains("is_default: true"));
+}
+
+#[tokio::test]
+async fn campaign_lifecycle_edits_and_refusals() {
+    let mut live = lookups();
+    live["campaigns"] = json!([
+        {"name": "Draft to run", "channel_id": 5, "message": "Hi", "list_ids": [1]},
+        {"name": "Running, edited", "status": "running", "channel_id": 5, "message": "Hi", "list_ids": [1]},
+        {"name": "Running to pause", "status": "running", "channel_id": 5, "message": "Hi", "list_ids": [1]},
+        {"name": "Completed", "status": "completed", "channel_id": 5, "message": "Hi", "list_ids": [1]},
+        {"name": "Back to draft", "status": "paused", "channel_id": 5, "message": "Hi", "list_ids": [1]},
+        {"name": "Delete while running", "status": "running", "channel_id": 5, "message": "Hi", "list_ids": [1]}
+    ]);
+    let c = |name: &str, state: &str, message: &str| {
+        format!("  - name: {name}\n    channel: whatsapp\n    audience: {{lists: [Q1 Leads]}}\n    message: {message}\n    state: {state}\n")
+    };
+    let yaml = format!(
+        "campaigns:\n{}{}{}{}{}{}  - name: Delete while running\n    ensure: absent\n",
+        c("Draft to run", "running", "Hello"),
+        c("Running, edited", "running", "Changed"),
+        c("Running to pause", "paused", "Hi"),
+        c("Completed", "running", "Hi"),
+        c("Back to draft", "draft", "Hi"),
+        c("Brand new", "paused", "Hi"),
+    );
+    let out = Scenario::new("campaigns").manifest("c.yaml", &yaml).live(live).plan().await;
+    assert_eq!(
+        out.lines(),
+        [
+            "update campaigns Draft to run",
+            "action campaigns Draft to run start",
+            "refused campaigns Running, edited",
+            "action campaigns Running to pause pause",
+            "refused campaigns Back to draft",
+            "create campaigns Brand new",
+            "action campaigns Brand new start",
+            "action campaigns Brand new pause",
+            "refused campaigns Delete while running",
+        ]
+    );
+    assert_eq!(
+        out.change("Running, edited").reason.as_deref(),
+        Some("campaign Running, edited is running: message cannot change; cancel it and create a new campaign")
+    );
+    // Lists are resolved by name; campaigns and lookups need exactly these reads.
+    assert!(out.request_lines().contains(&"GET /api/v1/contacts/lists".to_string()));
+}
+
+#[tokio::test]
+async fn the_delete_guard_blocks_large_prunes_unless_allowed() {
+    let hooks: Vec<Value> =
+        (0..4).map(|i| json!({"name": format!("h{i}"), "url": "https://h.test", "events": ["message.sent"]})).collect();
+    let yaml = "webhooks:\n  - name: h0\n    url: https://h.test\n    events: [message.sent]\nsettings:\n  prune: [webhooks]\n";
+    let out = Scenario::new("guard").manifest("w.yaml", yaml).live(json!({"webhooks": hooks.clone()})).plan().await;
+    assert_eq!(out.plan().blocked, [
+        "refusing to delete 3 of 4 live webhooks (75%): a plan may delete at most 25% of a kind's objects (or just one); pass --allow-deletes webhooks if this is intended"
+    ]);
+    let out = Scenario::new("guard2")
+        .manifest("w.yaml", yaml)
+        .live(json!({"webhooks": hooks}))
+        .options(|o| o.allow_deletes.push(Kind::Webhooks))
+        .plan()
+        .await;
+    assert!(out.plan().blocked.is_empty());
+    assert_eq!(out.lines(), ["delete webhooks h1", "delete webhooks h2", "delete webhooks h3"]);
+}
+
+#[tokio::test]
+async fn duplicate_live_names_are_an_error_that_says_how_to_pin() {
+    let out = Scenario::new("dups")
+        .manifest("w.yaml", "webhooks:\n  - name: CRM\n    url: https://crm.test\n    events: [message.sent]\n")
+        .live(json!({"webhooks": [
+            {"name": "CRM", "url": "https://a.test", "events": ["message.sent"]},
+            {"name": "CRM", "url": "https://b.test", "events": ["message.sent"]}
+        ]}))
+        .plan()
+        .await;
+    let Err(PlanError::Problems(p)) = &out.result else { panic!("expected problems") };
+    let text = p.render();
+    assert!(text.contains("w.yaml:2:11: 2 live webhooks have name `CRM` (ids 1, 2)"), "{text}");
+    assert!(text.contains("hint: pin this entry to one of them with `id: 1`"), "{text}");
+    // Pinned, it plans.
+    let out = Scenario::new("dups2")
+        .manifest(
+            "w.yaml",
+            "webhooks:\n  - id: 2\n    name: CRM\n    url: https://crm.test\n    events: [message.sent]\n",
+        )
+        .live(json!({"webhooks": [
+            {"name": "CRM", "url": "https://a.test", "events": ["message.sent"]},
+            {"name": "CRM", "url": "https://b.test", "events": ["message.sent"]}
+        ]}))
+        .plan()
+        .await;
+    assert_eq!(out.lines(), ["update webhooks CRM"]);
+    assert_eq!(out.change("CRM").id, Some(2));
+}
+
+#[tokio::test]
+async fn unknown_list_names_are_located_problems_with_a_suggestion() {
+    let out = Scenario::new("names")
+        .manifest(
+            "c.yaml",
+            "campaigns:\n  - name: S\n    channel: whatsapp\n    audience: {lists: [Q1 Lead]}\n    message: Hi\n",
+        )
+        .live(lookups())
+        .plan()
+        .await;
+    let Err(PlanError::Problems(p)) = &out.result else { panic!("expected problems") };
+    let text = p.render();
+    assert!(text.contains("c.yaml:4:24: no contact list named `Q1 Lead` in the account"), "{text}");
+    assert!(text.contains("did you mean `Q1 Leads`?"), "{text}");
+}
+
+#[tokio::test]
+async fn targets_narrow_reads_and_changes() {
+    let out = Scenario::new("target")
+        .manifest(
+            "a.yaml",
+            "agents:\n  - name: A\n    system_prompt: p\nwebhooks:\n  - name: W\n    url: https://w.test\n    events: [message.sent]\n  - name: X\n    url: https://x.test\n    events: [message.sent]\n",
+        )
+        .options(|o| o.targets.push(Target::parse("webhooks/W").unwrap()))
+        .plan()
+        .await;
+    assert_eq!(out.lines(), ["create webhooks W"]);
+    assert_eq!(out.request_lines(), ["GET /api/v1/webhooks"]);
+}
+
+#[tokio::test]
+async fn secret_rotation_follows_the_recorded_token() {
+    let yaml =
+        "webhooks:\n  - name: W\n    url: https://w.test\n    events: [message.sent]\n    rotate_secret: \"2026-12\"\n";
+    let live = json!({"webhooks": [{"name": "W", "url": "https://w.test", "events": ["message.sent"]}]});
+    let with = |token: &str| {
+        let token = token.to_string();
+        move |o: &mut PlanOptions| o.rotation_tokens = Some([("W".to_string(), token)].into_iter().collect())
+    };
+    let out = Scenario::new("rot1").manifest("w.yaml", yaml).live(live.clone()).options(with("2026-11")).plan().await;
+    assert_eq!(out.lines(), ["action webhooks W regenerate-secret"]);
+    let out = Scenario::new("rot2").manifest("w.yaml", yaml).live(live).options(with("2026-12")).plan().await;
+    assert!(out.lines().is_empty());
+}
+
+/// The acme example against its drifted sandbox account: every change type and a long prompt edit, in all
+/// three renderers (fingerprints vary with the sandbox's clock and are masked).
+#[tokio::test]
+async fn renderers_over_the_acme_scenario() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let store = skyform::sandbox::Store::load(&root.join("examples/acme/sandbox.json")).unwrap();
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, store).await.unwrap();
+    let set = manifest::load(&[PathBuf::from("examples/acme")], &|_| None).unwrap();
+    let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+    let plan = build(&set, &client, &PlanOptions::default()).await.unwrap();
+    for op in [Op::Create, Op::Update, Op::Delete, Op::Action, Op::Refused] {
+        assert!(plan.changes.iter().any(|c| c.op == op), "the scenario has a {op:?}");
+    }
+    insta::assert_snapshot!("plan_human", render::render(&plan, Format::Human, false));
+    insta::assert_snapshot!("plan_markdown", render::render(&plan, Format::Markdown, false));
+    let mut json: Value = serde_json::from_str(&render::render(&plan, Format::Json, false)).unwrap();
+    for c in json["changes"].as_array_mut().unwrap() {
+        if c.get("fingerprint").is_some() {
+            c["fingerprint"] = json!("[fingerprint]");
+        }
+    }
+    insta::assert_snapshot!("plan_json", serde_json::to_string_pretty(&json).unwrap());
+
+    // The JSON output follows the checked-in schema, and the schema is current.
+    let schema_text = std::fs::read_to_string(root.join("schemas/plan.schema.json")).unwrap();
+    assert_eq!(
+        schema_text,
+        skyform::plan::plan_schema(),
+        "schemas/plan.schema.json is stale: run `cargo run -- schema --plan > schemas/plan.schema.json`"
+    );
+    let schema: Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let output: Value = serde_json::from_str(&render::json(&plan)).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&output).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // A saved plan reads back as the same plan.
+    let back: Plan = serde_json::from_str(&render::json(&plan)).unwrap();
+    assert_eq!(back, plan);
+}
+
+#[test]
+fn markdown_stays_under_60000_characters() {
+    let change = |i: usize| Change {
+        kind: Kind::KnowledgeBase,
+        key: format!("Entry {i}"),
+        id: Some(i as u64),
+        op: Op::Update,
+        action: None,
+        fields: vec![skyform::plan::FieldChange {
+            field: "content".into(),
+            old: Some(json!("old line\n".repeat(40))),
+            new: Some(json!("new line\n".repeat(40))),
+            sensitive: false,
+        }],
+        reason: None,
+        origin: Some(format!("kb.yaml:{i}")),
+        fingerprint: None,
+    };
+    for n in [10, 300, 5000] {
+        let mut plan = Plan {
+            format_version: 1,
+            manifest_digest: "x".into(),
+            changes: (0..n).map(change).collect(),
+            unmanaged: vec![],
+            blocked: vec![],
+            summary: Default::default(),
+        };
+        plan.summarize(96);
+        let md = render::markdown::render(&plan);
+        assert!(md.len() <= render::markdown::LIMIT, "{n} changes: {} characters", md.len());
+        assert!(md.contains(&format!("| 0 | {n} | 0 |")), "the summary table is always there");
+    }
+}
+
+/// 1,000 live objects of every kind, manifests that match them: the plan reads exactly the list pages plus
+/// the single GETs for bodies the lists lack, and reports no changes (exit 0 with --detailed-exitcode).
+#[tokio::test]
+async fn a_thousand_object_account_costs_exactly_the_lower_bound_of_requests() {
+    let dir = tempdir("thousand");
+    let (agents, kb, hooks, team, campaigns) = (150, 300, 150, 250, 150);
+    let mut live = lookups();
+    live["agents"] = json!((0..agents)
+        .map(|i| json!({"name": format!("Agent {i}"), "system_prompt": format!("Prompt {i}"), "is_default": i == 0}))
+        .collect::<Vec<_>>());
+    live["knowledge_base"] = json!((0..kb)
+        .map(|i| json!({"title": format!("Entry {i}"), "type": "text", "content": format!("Body {i}")}))
+        .collect::<Vec<_>>());
+    live["webhooks"] = json!((0..hooks).map(|i| json!({"name": format!("Hook {i}"), "url": format!("https://h.test/{i}"), "events": ["message.sent", "contact.created"]})).collect::<Vec<_>>());
+    live["team"] = json!((0..team)
+        .map(|i| json!({"name": format!("Member {i}"), "email": format!("m{i}@a.test"), "role": "agent"}))
+        .collect::<Vec<_>>());
+    live["campaigns"] = json!((0..campaigns).map(|i| json!({"name": format!("Campaign {i}"), "channel_id": 5, "message": format!("Hello {i}"), "list_ids": [1]})).collect::<Vec<_>>());
+    live["subscription"] = json!({"team_members_max": 1000, "campaigns_max": 1000});
+    let mut yaml = String::from("agents:\n");
+    for i in 0..agents {
+        yaml.push_str(&format!(
+            "  - name: Agent {i}\n    system_prompt: Prompt {i}\n{}",
+            if i == 0 { "    is_default: true\n" } else { "" }
+        ));
+    }
+    yaml.push_str("knowledge_base:\n");
+    for i in 0..kb {
+        yaml.push_str(&format!("  - title: Entry {i}\n    type: text\n    content: Body {i}\n"));
+    }
+    yaml.push_str("webhooks:\n");
+    for i in 0..hooks {
+        yaml.push_str(&format!(
+            "  - name: Hook {i}\n    url: https://h.test/{i}\n    events: [contact.created, message.sent]\n"
+        ));
+    }
+    yaml.push_str("team:\n");
+    for i in 0..team {
+        yaml.push_str(&format!("  - email: m{i}@a.test\n    name: Member {i}\n    role: agent\n"));
+    }
+    yaml.push_str("campaigns:\n");
+    for i in 0..campaigns {
+        yaml.push_str(&format!("  - name: Campaign {i}\n    channel: whatsapp\n    audience: {{lists: [Q1 Leads]}}\n    message: Hello {i}\n"));
+    }
+    std::fs::write(dir.join("account.yaml"), &yaml).unwrap();
+
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap();
+    let set = manifest::load(std::slice::from_ref(&dir), &|_| None).unwrap();
+    let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+    let plan = build(&set, &client, &PlanOptions::default()).await.unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes.first());
+    let log = sandbox.requests();
+    let pages = |n: usize| n.div_ceil(100);
+    let lists = 1 + pages(kb) + 1 + pages(team) + pages(campaigns); // agents and webhooks are unpaginated
+    let lookups = 2; // channels, contact lists
+    let details = kb + campaigns; // bodies and messages the lists lack
+    assert_eq!(log.len(), lists + lookups + details, "requests: {}", log.len());
+    assert_eq!(log.iter().filter(|r| r.path.starts_with("/api/v1/knowledge-base/")).count(), kb);
+    assert!(log.iter().all(|r| r.method == "GET" && r.status == 200));
+}
+
+#[test]
+fn matching_manifests_exit_0_with_detailed_exitcode() {
+    let dir = tempdir("match-cli");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/minimal/skyform.yaml"),
+        dir.join("skyform.yaml"),
+    )
+    .unwrap();
+    let live = json!({
+        "agents": [{"name": "Assistant", "is_default": true, "system_prompt": "You are a helpful assistant for our shop. Answer briefly."}],
+        "webhooks": [{"name": "CRM", "url": "https://crm.example.com/skylight", "events": ["message.received", "contact.created"]}]
+    });
+    std::fs::write(dir.join("sandbox.json"), live.to_string()).unwrap();
+    let out = Command::new(BIN)
+        .args(["plan", "--sandbox", "--detailed-exitcode"])
+        .arg(&dir)
+        .env_remove("CRM_WEBHOOK_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "No changes: the account matches the manifests.\n");
+}
+
+#[test]
+fn the_command_line_exits_2_for_changes_and_saves_a_plan_without_secrets() {
+    let dir = tempdir("cli");
+    let out_file = dir.join("plan.json");
+    let out = Command::new(BIN)
+        .args(["plan", "--sandbox", "examples/acme", "--detailed-exitcode", "--color", "always", "--out"])
+        .arg(&out_file)
+        .env("HANA_INITIAL_PASSWORD", "Sup3r-Secret-Passw0rd")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\x1b[32m+\x1b[0m"), "--color always colours");
+    assert!(stdout.contains("password: (sensitive)"));
+    let saved = std::fs::read_to_string(&out_file).unwrap();
+    for text in [&saved, &stdout.to_string(), &String::from_utf8_lossy(&out.stderr).to_string()] {
+        assert!(!text.contains("Sup3r-Secret-Passw0rd"));
+    }
+    let plan: Plan = serde_json::from_str(&saved).unwrap();
+    assert!(plan.changes.iter().filter(|c| c.op != Op::Create).all(|c| c.fingerprint.is_some()));
+    // NO_COLOR and a pipe: no colour.
+    let out = Command::new(BIN)
+        .args(["plan", "--sandbox", "examples/acme", "--format", "markdown"])
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+}
+
+#[test]
+fn a_blocked_plan_exits_1_naming_the_flag() {
+    let dir = tempdir("blocked");
+    std::fs::write(dir.join("w.yaml"), "webhooks:\n  - name: h0\n    url: https://h.test\n    events: [message.sent]\nsettings:\n  prune: [webhooks]\n").unwrap();
+    let hooks: Vec<Value> =
+        (0..4).map(|i| json!({"name": format!("h{i}"), "url": "https://h.test", "events": ["message.sent"]})).collect();
+    std::fs::write(dir.join("sandbox.json"), json!({"webhooks": hooks}).to_string()).unwrap();
+    let run = |extra: &[&str]| Command::new(BIN).args(["plan", "--sandbox"]).args(extra).arg(&dir).output().unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --allow-deletes webhooks"));
+    let out = run(&["--allow-deletes", "webhooks"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -4,6 +4,7 @@
 //! Flow: `manifest` (load, resolve, check) → `resources` (one file per kind) → later `api`, `plan`, `apply`.
 
 pub mod api;
+pub mod apply;
 pub mod error;
 pub mod manifest;
 pub mod plan;

@@ -348,6 +348,7 @@ fn markdown_stays_under_60000_characters() {
             unmanaged: vec![],
             blocked: vec![],
             summary: Default::default(),
+            paths: vec![],
         };
         plan.summarize(96);
         let md = render::markdown::render(&plan);

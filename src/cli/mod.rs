@@ -1,5 +1,6 @@
 //! The command line: one file per command, each parsing its arguments into options and calling the library.
 
+mod apply;
 mod plan;
 mod sandbox;
 mod schema;
@@ -58,6 +59,8 @@ enum Command {
     Validate(validate::Args),
     /// Read the live account and show, field by field, what apply would change.
     Plan(plan::Args),
+    /// Make the account match the manifests (or apply a saved plan), then verify it converged.
+    Apply(apply::Args),
     /// Print the manifest JSON Schema (checked in as schemas/manifest.schema.json).
     Schema(schema::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
@@ -77,6 +80,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args, &cli.global),
+        Command::Apply(args) => apply::run(args, &cli.global),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     };

@@ -107,7 +107,7 @@ async fn plan_kind<S: Managed>(
     scope: &Scope<'_>,
     actx: &ActionContext,
     problems: &mut Vec<Problem>,
-    digest: &mut Vec<Value>,
+    _digest: &mut Vec<Value>,
 ) -> Result<KindPlan<<S::R as Resource>::Live>, ApiError> {
     let kind = S::R::KIND;
     let live = client.list::<S::R>().await?;
@@ -195,7 +195,6 @@ async fn plan_kind<S: Managed>(
         let current = matched[i].map(|j| details.get(&id_of(&live[j])).unwrap_or(&live[j]).clone());
         out.matched.push(current.clone());
         if e.ensure() == Ensure::Absent {
-            digest.push(json!([kind, key, "absent"]));
             if let Some(l) = current {
                 out.deletes.push(delete_change::<S>(&l, origin, false));
             }
@@ -208,7 +207,6 @@ async fn plan_kind<S: Managed>(
                 continue;
             }
         };
-        digest.push(json!([kind, key, field_map(&desired)]));
         let base = |op: Op| Change {
             kind,
             key: key.clone(),
@@ -382,6 +380,46 @@ fn default_agent(entries: &[&AgentSpec], p: &mut KindPlan<crate::resources::agen
     }
 }
 
+/// The channel, list and segment lookups the manifests' campaigns need (and only those).
+pub async fn fetch_lookups(set: &ManifestSet, client: &ReadClient) -> Result<Lookups, ApiError> {
+    let mut lookups = Lookups::default();
+    let present: Vec<_> = set.campaigns.iter().filter(|c| c.ensure == Ensure::Present).collect();
+    if !present.is_empty() {
+        lookups.channels = client.channels().await?;
+        if present.iter().any(|c| c.audience.as_ref().is_some_and(|a| !a.lists.is_empty())) {
+            lookups.lists = client.contact_lists().await?;
+        }
+        if present.iter().any(|c| c.audience.as_ref().is_some_and(|a| !a.segments.is_empty())) {
+            lookups.segments = client.segments().await?;
+        }
+    }
+    Ok(lookups)
+}
+
+/// A hash of every entry's resolved, canonical declaration (never a secret) and the prune settings: a saved
+/// plan applies only while this is unchanged.
+pub fn manifest_digest(set: &ManifestSet, lookups: &Lookups) -> String {
+    fn items<S: Managed>(entries: &[S], lookups: &Lookups, out: &mut Vec<Value>) {
+        for e in entries {
+            let kind = S::R::KIND;
+            out.push(match (e.ensure(), e.desired(lookups)) {
+                (Ensure::Absent, _) => json!([kind, e.natural_key(), e.id(), "absent"]),
+                (_, Ok(d)) => {
+                    json!([kind, e.natural_key(), e.id(), field_map(&d), format!("{:?}", e.actions_digest())])
+                }
+                (_, Err(p)) => json!([kind, e.natural_key(), e.id(), p.message]),
+            });
+        }
+    }
+    let mut all = Vec::new();
+    items(&set.agents, lookups, &mut all);
+    items(&set.knowledge_base, lookups, &mut all);
+    items(&set.webhooks, lookups, &mut all);
+    items(&set.team, lookups, &mut all);
+    items(&set.campaigns, lookups, &mut all);
+    fingerprint(&json!({"entries": all, "prune": set.settings.prune}))
+}
+
 /// Reads the account and computes the plan. Sends only GETs: `client` is a [`ReadClient`].
 pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut prune = set.settings.prune.clone();
@@ -398,19 +436,7 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     let campaigns = pick(&scope, &set.campaigns);
     let managed = |kind: Kind, n: usize| scope.kind_in_scope(kind) && (n > 0 || scope.prunes(kind));
 
-    // Lookups, only those some campaign needs.
-    let mut lookups = Lookups::default();
-    let present: Vec<_> = campaigns.iter().filter(|c| c.ensure == Ensure::Present).collect();
-    if !present.is_empty() {
-        lookups.channels = client.channels().await?;
-        if present.iter().any(|c| c.audience.as_ref().is_some_and(|a| !a.lists.is_empty())) {
-            lookups.lists = client.contact_lists().await?;
-        }
-        if present.iter().any(|c| c.audience.as_ref().is_some_and(|a| !a.segments.is_empty())) {
-            lookups.segments = client.segments().await?;
-        }
-    }
-
+    let lookups = fetch_lookups(set, client).await?;
     let mut problems = Vec::new();
     let mut digest = Vec::new();
     let mut ordered: Vec<Outcome> = Vec::new();
@@ -444,11 +470,12 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
 
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
-        manifest_digest: fingerprint(&json!({"entries": digest, "prune": scope.prune})),
+        manifest_digest: manifest_digest(set, &lookups),
         changes: Vec::new(),
         unmanaged: Vec::new(),
         blocked: Vec::new(),
         summary: Default::default(),
+        paths: Vec::new(),
     };
     for o in &mut ordered {
         plan.changes.append(&mut o.changes);

@@ -9,7 +9,7 @@
 mod build;
 pub mod run;
 
-pub use build::{build, live_fingerprint, PlanError, PlanOptions, Target};
+pub use build::{build, fetch_lookups, live_fingerprint, manifest_digest, PlanError, PlanOptions, Target};
 
 use crate::resources::Kind;
 use schemars::JsonSchema;
@@ -31,6 +31,9 @@ pub struct Plan {
     /// Reasons the whole plan may not be applied (the delete guard).
     pub blocked: Vec<String>,
     pub summary: Summary,
+    /// The manifest paths the plan was made from, so `skyform apply plan.json` finds them again.
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -104,10 +107,25 @@ pub struct Summary {
     pub estimated_seconds: u64,
 }
 
+impl Change {
+    /// What the change does, in a word.
+    pub fn op_word(&self) -> &str {
+        match self.op {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+            Op::Action => self.action.as_deref().unwrap_or("action"),
+            Op::Refused if self.fields.is_empty() && self.action.is_none() && self.id.is_some() => "change",
+            Op::Refused => "change",
+        }
+    }
+}
+
 impl Plan {
-    /// Anything to do (refused changes count: the manifests ask for something).
+    /// Anything `apply` would do. Refused changes are not: apply cannot do them (they are shown, and make
+    /// `apply` exit 1, so they are never missed).
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        self.changes.iter().any(|c| c.op != Op::Refused)
     }
 
     /// The counts, computed from the changes.

@@ -52,7 +52,10 @@ pub async fn run(req: &PlanRequest, env: Env<'_>) -> Result<Plan, Error> {
         options.rotation_tokens = Some(rotation_tokens(file)?);
     }
     match build(&set, &client, &options).await {
-        Ok(plan) => Ok(plan),
+        Ok(mut plan) => {
+            plan.paths = paths.iter().map(|p| p.display().to_string()).collect();
+            Ok(plan)
+        }
         Err(PlanError::Problems(p)) => Err(Error::problems(&p)),
         Err(PlanError::Api(e)) => Err(e.into()),
     }

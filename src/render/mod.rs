@@ -111,6 +111,12 @@ pub fn summary_line(plan: &Plan) -> String {
     if plan.changes.is_empty() {
         return "No changes: the account matches the manifests.".to_string();
     }
+    if !plan.has_changes() {
+        return format!(
+            "No changes to apply; {} refused (see above): the manifests ask for something the API cannot do.",
+            s.refused
+        );
+    }
     let mut parts = Vec::new();
     for (n, what) in [(s.create, "to create"), (s.update, "to update"), (s.delete, "to delete")] {
         if n > 0 {

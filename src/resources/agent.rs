@@ -115,6 +115,10 @@ fn guidelines<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> serd
 }
 
 impl super::Managed for AgentSpec {
+    fn actions_digest(&self) -> Vec<String> {
+        vec![format!("{:?}", self.is_default)]
+    }
+
     type R = Agents;
 
     fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {

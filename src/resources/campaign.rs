@@ -261,6 +261,10 @@ impl CampaignSpec {
 }
 
 impl super::Managed for CampaignSpec {
+    fn actions_digest(&self) -> Vec<String> {
+        vec![self.state_or_draft().as_str().to_string()]
+    }
+
     type R = Campaigns;
     const NEEDS_DETAIL: bool = true;
 

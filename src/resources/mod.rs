@@ -499,6 +499,15 @@ pub trait Managed: Entry + Sized {
     fn refuse_delete(_live: &<Self::R as Resource>::Live) -> Option<String> {
         None
     }
+    /// The request body of a create or update: every managed field (PUT merges or replaces; both work).
+    fn body(&self, fields: &Fields, _creating: bool) -> serde_json::Value {
+        serde_json::Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+    /// What of the entry decides actions but is not a field (default flag, state, rotation token), for the
+    /// manifest digest.
+    fn actions_digest(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Nothing to create for this entry even though it is absent (a campaign declared `cancelled`).
     fn skip_create(&self) -> bool {
         false

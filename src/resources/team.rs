@@ -157,6 +157,20 @@ impl super::Managed for TeamMemberSpec {
         ]
     }
 
+    /// The password is sent on create only, and only from here: it is in no plan, log or file.
+    fn body(&self, fields: &super::Fields, creating: bool) -> serde_json::Value {
+        let mut body: serde_json::Map<String, serde_json::Value> =
+            fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        if creating {
+            if let Some(p) = &self.password {
+                body.insert("password".into(), p.expose().into());
+            }
+        } else {
+            body.remove("email"); // immutable; sent unchanged it is harmless, but not sending it is clearer
+        }
+        serde_json::Value::Object(body)
+    }
+
     fn sensitive(&self) -> Vec<&'static str> {
         if self.password.is_some() {
             vec!["password"]

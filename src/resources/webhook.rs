@@ -155,6 +155,10 @@ impl super::Resource for Webhooks {
 }
 
 impl super::Managed for WebhookSpec {
+    fn actions_digest(&self) -> Vec<String> {
+        self.rotate_secret.iter().cloned().collect()
+    }
+
     type R = Webhooks;
 
     fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {

@@ -1,0 +1,134 @@
+//! `skyform apply`: plan, confirm, execute, verify.
+
+use super::plan::parse_kind;
+use super::Global;
+use skyform::apply::run::{run as apply, ApplyRequest};
+use skyform::apply::{ApplyOptions, Progress, Status};
+use skyform::manifest::process_env;
+use skyform::plan::{PlanOptions, Target};
+use skyform::render::{render, symbol, Format};
+use skyform::resources::Kind;
+use skyform::session::ConnectOptions;
+use skyform::{Error, ErrorKind, Result};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Manifest files or folders, or one saved plan (`plan.json` from `skyform plan --out`).
+    #[arg(value_name = "PATH|PLAN")]
+    paths: Vec<PathBuf>,
+    /// Do not ask for confirmation (needed when stdin is not a terminal, as in CD pipelines).
+    #[arg(long)]
+    auto_approve: bool,
+    /// After a failure, go on with the changes that do not depend on it.
+    #[arg(long)]
+    keep_going: bool,
+    /// Write webhook secrets (shown by the API only at create and rotation) to this file, mode 0600.
+    #[arg(long, value_name = "FILE")]
+    secrets_out: Option<PathBuf>,
+    /// Only this kind, or one object (repeatable); not with a saved plan.
+    #[arg(long, value_name = "KIND[/NAME]", value_parser = Target::parse)]
+    target: Vec<Target>,
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    prune: Vec<Kind>,
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    allow_deletes: Vec<Kind>,
+    /// Apply to an in-process sandbox seeded from the manifests' sandbox.json.
+    #[arg(long)]
+    sandbox: bool,
+    /// With --sandbox: load the account from and save it to this file, so a later `plan --sandbox
+    /// --sandbox-state FILE` sees the result.
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    sandbox_state: Option<PathBuf>,
+    #[arg(long, default_value_t = 120)]
+    rate_limit: u32,
+    #[arg(long, default_value_t = 0.8)]
+    rate_share: f64,
+    #[arg(long, default_value_t = 4)]
+    parallelism: usize,
+}
+
+fn is_plan_file(p: &std::path::Path) -> bool {
+    p.is_file() && p.extension().and_then(|e| e.to_str()) == Some("json")
+}
+
+pub fn run(args: Args, global: &Global) -> Result<i32> {
+    let plan_file = match args.paths.as_slice() {
+        [one] if is_plan_file(one) => Some(one.clone()),
+        _ => None,
+    };
+    if plan_file.is_some() && !args.target.is_empty() {
+        return Err(Error::new(ErrorKind::Usage, "--target narrows a new plan; a saved plan is applied whole")
+            .with_hint("make the saved plan with --target instead"));
+    }
+    let request = ApplyRequest {
+        paths: if plan_file.is_some() { Vec::new() } else { args.paths },
+        plan_file,
+        connect: ConnectOptions {
+            api_url: global.api_url.clone(),
+            sandbox: args.sandbox.then(PathBuf::new),
+            sandbox_state: args.sandbox_state,
+            rate_limit: args.rate_limit,
+            rate_share: args.rate_share,
+            parallelism: args.parallelism,
+            verbose: global.verbose,
+        },
+        options: PlanOptions {
+            targets: args.target,
+            prune: args.prune,
+            allow_deletes: args.allow_deletes,
+            rotation_tokens: None,
+        },
+        apply: ApplyOptions { keep_going: args.keep_going, secrets_out: args.secrets_out },
+    };
+    let color = global.color_stdout();
+    let quiet = global.quiet;
+    let auto = args.auto_approve;
+    let show = |plan: &skyform::plan::Plan| print!("{}", render(plan, Format::Human, color));
+    let confirm = |plan: &skyform::plan::Plan| -> Result<bool> {
+        if auto {
+            return Ok(true);
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                "refusing to apply without confirmation: stdin is not a terminal",
+            )
+            .with_hint("review the plan above, then pass --auto-approve (as CD pipelines do)"));
+        }
+        eprint!("\nApply these {} changes? Only `yes` is accepted: ", plan.summary.api_calls);
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
+        Ok(answer.trim() == "yes")
+    };
+    let progress = move |p: Progress| {
+        if quiet {
+            return;
+        }
+        let Progress::Finished { done, total, change, status, secs } = p;
+        let state = match status {
+            Status::Done => "done",
+            Status::Failed(_) => "FAILED",
+            _ => "-",
+        };
+        eprintln!(
+            "[{done}/{total}] {state:<6} {} {} ({secs:.1} s)",
+            symbol(change.op),
+            skyform::render::headline(change)
+        );
+    };
+    let applied = super::runtime()?.block_on(apply(&request, &process_env, &show, &confirm, &progress))?;
+    match applied.report {
+        None => {
+            let refused = applied.plan.summary.refused;
+            println!("Nothing to apply.");
+            Ok(if refused > 0 { 1 } else { 0 })
+        }
+        Some(report) => {
+            print!("\n{}", report.render());
+            Ok(if report.success() { 0 } else { 1 })
+        }
+    }
+}

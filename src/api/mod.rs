@@ -254,6 +254,7 @@ impl ReadClient {
             key: config.key,
             pacer: pacer::Pacer::new(config.pacing),
             permits: tokio::sync::Semaphore::new(config.parallelism.max(1)),
+            parallelism: config.parallelism.max(1),
             max_attempts: config.max_attempts.max(1),
             retry_base: config.retry_base,
             stats: Stats::default(),
@@ -269,6 +270,11 @@ impl ReadClient {
             retries: s.retries.load(Ordering::Relaxed),
             throttled: s.throttled.load(Ordering::Relaxed),
         }
+    }
+
+    /// Requests this client keeps in flight at once.
+    pub fn parallelism(&self) -> usize {
+        self.t.parallelism
     }
 
     /// Requests per window this client allows itself (share × limit, as last learned).

@@ -25,6 +25,7 @@ pub(crate) struct Transport {
     pub key: ApiKey,
     pub pacer: Pacer,
     pub permits: Semaphore,
+    pub parallelism: usize,
     pub max_attempts: u32,
     pub retry_base: Duration,
     pub stats: Stats,

@@ -119,7 +119,7 @@ impl ApplyReport {
             self.elapsed.as_secs_f64()
         ));
         if self.not_converged.is_empty() {
-            out.push_str("Verified: converged (the touched objects read back as declared).\n");
+            out.push_str("Verified: converged (every change done reads back as declared).\n");
         } else {
             out.push_str("Verified: NOT converged:\n");
             for n in &self.not_converged {
@@ -401,6 +401,11 @@ pub async fn execute_plan(
     loop {
         if !stop {
             for i in 0..changes.len() {
+                // Start no more than the client runs at once, so "started" means sent: after a failure,
+                // nothing queued behind it goes out.
+                if running.len() >= client.parallelism() {
+                    break;
+                }
                 if status[i].is_some() {
                     continue;
                 }

@@ -115,7 +115,6 @@ impl Change {
             Op::Update => "update",
             Op::Delete => "delete",
             Op::Action => self.action.as_deref().unwrap_or("action"),
-            Op::Refused if self.fields.is_empty() && self.action.is_none() && self.id.is_some() => "change",
             Op::Refused => "change",
         }
     }

@@ -1,0 +1,462 @@
+//! `apply` end to end against the sandbox: what it sends (from the request log), what the account looks like
+//! afterwards, secrets, stale saved plans, failures half way, and idempotency.
+
+mod common;
+
+use common::{seed, test_config};
+use serde_json::{json, Value};
+use skyform::apply::run::{run, Applied, ApplyRequest};
+use skyform::apply::{ApplyOptions, Status};
+use skyform::sandbox::{FaultRule, Sandbox, SandboxConfig};
+use skyform::session::ConnectOptions;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_skyform");
+
+struct World {
+    sandbox: Sandbox,
+    dir: PathBuf,
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skyform-apply-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl World {
+    async fn new(name: &str, live: Value) -> World {
+        let config = SandboxConfig { rate_limit: 100_000, ..test_config() };
+        World { sandbox: Sandbox::start(config, seed(live)).await.unwrap(), dir: tempdir(name) }
+    }
+
+    fn manifests(&self, yaml: &str) -> &Self {
+        std::fs::write(self.dir.join("account.yaml"), yaml).unwrap();
+        self
+    }
+
+    fn secrets(&self) -> PathBuf {
+        self.dir.join("secrets.json")
+    }
+
+    fn request(&self, tweak: impl FnOnce(&mut ApplyRequest)) -> ApplyRequest {
+        let mut r = ApplyRequest {
+            paths: vec![self.dir.join("account.yaml")],
+            connect: ConnectOptions {
+                api_url: Some(self.sandbox.url()),
+                rate_limit: 100_000,
+                ..ConnectOptions::default()
+            },
+            apply: ApplyOptions { keep_going: false, secrets_out: Some(self.secrets()) },
+            ..ApplyRequest::default()
+        };
+        tweak(&mut r);
+        r
+    }
+
+    async fn apply_with(&self, req: ApplyRequest) -> Result<Applied, skyform::Error> {
+        let key = self.sandbox.api_key().to_string();
+        let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
+        run(&req, &env, &|_| {}, &|_| Ok(true), &|_| {}).await
+    }
+
+    async fn apply(&self) -> Applied {
+        self.apply_with(self.request(|_| {})).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Mutating requests since the log was last cleared, as `METHOD /path`.
+    fn writes(&self) -> Vec<String> {
+        self.sandbox.requests().iter().filter(|r| r.method != "GET").map(|r| r.line()).collect()
+    }
+
+    fn state<R>(&self, f: impl FnOnce(&skyform::sandbox::Store) -> R) -> R {
+        self.sandbox.with_store(|s| f(s))
+    }
+}
+
+fn converged(a: &Applied) {
+    let report = a.report.as_ref().expect("something was applied");
+    assert!(report.success(), "{}", report.render());
+}
+
+#[tokio::test]
+async fn every_kind_is_created_changed_and_deleted_and_a_second_apply_sends_nothing() {
+    let mut live = common::lookups();
+    live["agents"] = json!([{"name": "Keep", "system_prompt": "p", "is_default": true}]);
+    let w = World::new("kinds", live).await;
+    w.manifests(
+        r#"
+agents:
+  - name: Keep
+    is_default: true
+    system_prompt: p
+  - name: Sales
+    system_prompt: "Sell.\n"
+    instruction_prompt: Be brief.
+    personality_prompt: Warm.
+    response_guidelines: { tone: friendly }
+    is_active: false
+knowledge_base:
+  - title: Returns
+    type: text
+    description: Policy
+    content: "30 days.\n"
+  - title: Catalog
+    type: product_catalog
+    products: [{ name: Mug, price: 35, sku: M-1 }]
+  - title: Help
+    type: website
+    url: https://help.example/
+webhooks:
+  - name: CRM
+    url: https://crm.example/hook
+    events: [contact.created, message.sent]
+team:
+  - email: layla@example.com
+    name: Layla
+    role: admin
+    password: correct-horse-battery
+campaigns:
+  - name: Spring
+    channel: whatsapp
+    audience: { lists: [Q1 Leads], contacts: [7] }
+    message: Hello!
+    is_new_number: true
+"#,
+    );
+    converged(&w.apply().await);
+    assert_eq!(
+        w.state(|s| (s.agents.len(), s.knowledge_base.len(), s.webhooks.len(), s.team.len(), s.campaigns.len())),
+        (2, 3, 1, 1, 1)
+    );
+    let sales = w.state(|s| s.agents.iter().find(|a| a.name == "Sales").cloned().unwrap());
+    assert_eq!((sales.system_prompt.as_str(), sales.is_active), ("Sell.", false));
+    assert_eq!(sales.personality_prompt.as_deref(), Some("Warm."));
+    // The password went to the API on create, and nowhere else.
+    let create = w.sandbox.requests().into_iter().find(|r| r.line() == "POST /api/v1/team").unwrap();
+    assert_eq!(create.body.unwrap()["password"], "(redacted)", "sent (the sandbox log redacts it)");
+
+    // Idempotent: a second apply makes no mutating request.
+    w.sandbox.clear_requests();
+    let again = w.apply().await;
+    assert!(again.report.is_none());
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+
+    // Change every managed field.
+    w.manifests(
+        r#"
+agents:
+  - name: Keep
+    is_default: true
+    system_prompt: p
+  - name: Sales
+    system_prompt: Sell more.
+    instruction_prompt: Be briefer.
+    response_guidelines: { tone: formal, language: Arabic }
+    is_active: true
+knowledge_base:
+  - title: Returns
+    type: text
+    description: Returns policy
+    business_description: Acme
+    content: 60 days.
+  - title: Catalog
+    type: product_catalog
+    products: [{ name: Mug, price: 36, sku: M-1 }, { name: Pan, price: 90 }]
+  - title: Help
+    type: website
+    url: https://help.example/v2
+webhooks:
+  - name: CRM
+    url: https://crm.example/hook2
+    events: [contact.updated]
+    is_active: false
+team:
+  - email: layla@example.com
+    name: Layla A.
+    role: agent
+    status: inactive
+campaigns:
+  - name: Spring
+    channel: whatsapp
+    audience: { segments: [Active last 30 days] }
+    message: Hello again!
+    is_new_number: false
+"#,
+    );
+    // The last active admin cannot be demoted: keep an admin around.
+    w.sandbox.with_store(|s| {
+        s.team.push(
+            serde_json::from_value(json!({"id": 99, "name": "Owner", "email": "owner@example.com", "role": "admin"}))
+                .unwrap(),
+        )
+    });
+    w.sandbox.clear_requests();
+    converged(&w.apply().await);
+    assert_eq!(w.writes().len(), 7, "one PUT per changed object: {:?}", w.writes());
+    let camp = w.state(|s| s.campaigns[0].clone());
+    assert_eq!((camp.segment_ids, camp.list_ids, camp.message.as_str()), (vec![7], vec![], "Hello again!"));
+
+    // Delete: by ensure: absent (any kind), by prune.
+    w.manifests(
+        "agents:\n  - name: Keep\n    is_default: true\n    system_prompt: p\n  - name: Sales\n    ensure: absent\nsettings:\n  prune: [webhooks]\n",
+    );
+    w.sandbox.clear_requests();
+    converged(&w.apply().await);
+    assert_eq!(w.writes(), ["DELETE /api/v1/webhooks/1", "DELETE /api/v1/ai-agents/2"]);
+}
+
+#[tokio::test]
+async fn a_pinned_id_adopts_and_renames() {
+    let w = World::new(
+        "pin",
+        json!({"webhooks": [{"name": "old name", "url": "https://a.test", "events": ["message.sent"]}]}),
+    )
+    .await;
+    w.manifests("webhooks:\n  - id: 1\n    name: New name\n    url: https://a.test\n    events: [message.sent]\n");
+    converged(&w.apply().await);
+    assert_eq!(w.writes(), ["PUT /api/v1/webhooks/1"]);
+    assert_eq!(w.state(|s| s.webhooks[0].name.clone()), "New name");
+}
+
+#[tokio::test]
+async fn the_default_agent_is_switched_create_then_set_default_then_delete() {
+    let w = World::new("default", json!({"agents": [{"name": "Old", "system_prompt": "p", "is_default": true}]})).await;
+    w.manifests(
+        "agents:\n  - name: New\n    is_default: true\n    system_prompt: p\n  - name: Old\n    ensure: absent\n",
+    );
+    converged(&w.apply().await);
+    assert_eq!(
+        w.writes(),
+        ["POST /api/v1/ai-agents", "POST /api/v1/ai-agents/2/set-default", "DELETE /api/v1/ai-agents/1"]
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_goes_draft_running_paused_running_cancelled() {
+    let w = World::new("lifecycle", common::lookups()).await;
+    let with_state = |state: &str| {
+        format!("campaigns:\n  - name: Spring\n    channel: whatsapp\n    audience: {{lists: [VIP]}}\n    message: Hi\n    state: {state}\n")
+    };
+    let mut seen = Vec::new();
+    for (state, expected) in [
+        ("draft", vec!["POST /api/v1/campaigns"]),
+        ("running", vec!["POST /api/v1/campaigns/1/start"]),
+        ("paused", vec!["POST /api/v1/campaigns/1/pause"]),
+        ("running", vec!["POST /api/v1/campaigns/1/resume"]),
+        ("cancelled", vec!["POST /api/v1/campaigns/1/cancel"]),
+    ] {
+        w.sandbox.clear_requests();
+        w.manifests(&with_state(state));
+        converged(&w.apply().await);
+        assert_eq!(w.writes(), expected, "to {state}");
+        seen.push(w.state(|s| s.campaigns[0].status.clone()));
+    }
+    assert_eq!(seen, ["draft", "running", "paused", "running", "cancelled"]);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn webhook_secrets_are_captured_to_a_0600_file_and_rotated_by_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new("secrets", json!({})).await;
+    let hook = |token: &str| {
+        format!("webhooks:\n  - name: CRM\n    url: https://crm.test\n    events: [message.sent]\n    rotate_secret: \"{token}\"\n")
+    };
+    w.manifests(&hook("2026-11"));
+    converged(&w.apply().await);
+    let file = std::fs::read_to_string(w.secrets()).unwrap();
+    let mode = std::fs::metadata(w.secrets()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let first: Value = serde_json::from_str(&file).unwrap();
+    let live_secret = w.state(|s| s.webhooks[0].secret.clone());
+    assert_eq!(first["webhooks"]["CRM"]["secret"], live_secret.as_str());
+    assert_eq!(first["webhooks"]["CRM"]["rotate_secret"], "2026-11");
+
+    // Same token: nothing. New token: one rotation, the file follows.
+    w.sandbox.clear_requests();
+    assert!(w.apply().await.report.is_none());
+    w.manifests(&hook("2026-12"));
+    converged(&w.apply().await);
+    assert_eq!(w.writes(), ["POST /api/v1/webhooks/1/regenerate-secret"]);
+    let second: Value = serde_json::from_str(&std::fs::read_to_string(w.secrets()).unwrap()).unwrap();
+    assert_ne!(second["webhooks"]["CRM"]["secret"], first["webhooks"]["CRM"]["secret"]);
+    assert_eq!(second["webhooks"]["CRM"]["secret"], w.state(|s| s.webhooks[0].secret.clone()).as_str());
+
+    // Without a secrets file, a webhook create is refused before any request.
+    w.manifests(&format!("{}  - name: Other\n    url: https://o.test\n    events: [message.sent]\n", hook("2026-12")));
+    w.sandbox.clear_requests();
+    let err = w.apply_with(w.request(|r| r.apply.secrets_out = None)).await.err().unwrap();
+    assert!(err.to_string().contains("no --secrets-out file"), "{err}");
+    assert!(w.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_saved_plan_is_refused_without_a_single_write() {
+    let w = World::new("stale", json!({"agents": [{"name": "A", "system_prompt": "p"}]})).await;
+    w.manifests("agents:\n  - name: A\n    system_prompt: changed\n  - name: B\n    system_prompt: p\n");
+    let key = w.sandbox.api_key().to_string();
+    let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
+    let plan_req = skyform::plan::run::PlanRequest {
+        paths: vec![w.dir.join("account.yaml")],
+        connect: ConnectOptions { api_url: Some(w.sandbox.url()), ..ConnectOptions::default() },
+        ..Default::default()
+    };
+    let plan = skyform::plan::run::run(&plan_req, &env).await.unwrap();
+    let plan_file = w.dir.join("plan.json");
+    std::fs::write(&plan_file, skyform::render::json(&plan)).unwrap();
+
+    // Someone edits A by hand, and someone creates B.
+    let http = reqwest::Client::new();
+    for (method, path, body) in [
+        ("PUT", "/ai-agents/1", json!({"system_prompt": "edited by hand"})),
+        ("POST", "/ai-agents", json!({"name": "B", "system_prompt": "p"})),
+    ] {
+        http.request(method.parse().unwrap(), format!("{}{path}", w.sandbox.url()))
+            .header("X-Api-Key", w.sandbox.api_key())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    }
+    w.sandbox.clear_requests();
+    let err = w
+        .apply_with(w.request(|r| {
+            r.paths = vec![];
+            r.plan_file = Some(plan_file.clone());
+        }))
+        .await
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(text.contains("agent \"A\" (id 1) changed since the plan was made"), "{text}");
+    assert!(text.contains("agent \"B\" now exists (id 2)"), "{text}");
+    assert!(w.writes().is_empty());
+
+    // Manifests edited since the plan: refused too.
+    w.manifests("agents:\n  - name: A\n    system_prompt: something else\n");
+    let err = w.apply_with(w.request(|r| r.plan_file = Some(plan_file.clone()))).await.err().unwrap();
+    assert!(err.to_string().contains("manifests (or the names they resolve to) changed"), "{err}");
+    assert!(w.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_fresh_saved_plan_applies() {
+    let w = World::new("saved", json!({})).await;
+    w.manifests("agents:\n  - name: A\n    system_prompt: p\n");
+    let key = w.sandbox.api_key().to_string();
+    let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
+    let plan_req = skyform::plan::run::PlanRequest {
+        paths: vec![w.dir.join("account.yaml")],
+        connect: ConnectOptions { api_url: Some(w.sandbox.url()), ..ConnectOptions::default() },
+        ..Default::default()
+    };
+    let plan = skyform::plan::run::run(&plan_req, &env).await.unwrap();
+    let plan_file = w.dir.join("plan.json");
+    std::fs::write(&plan_file, skyform::render::json(&plan)).unwrap();
+    let applied = w
+        .apply_with(w.request(|r| {
+            r.paths = vec![];
+            r.plan_file = Some(plan_file);
+        }))
+        .await
+        .unwrap();
+    converged(&applied);
+    assert_eq!(w.writes(), ["POST /api/v1/ai-agents"]);
+}
+
+#[tokio::test]
+async fn a_failure_half_way_is_reported_honestly_and_a_rerun_finishes_without_duplicates() {
+    let w = World::new("failure", json!({})).await;
+    w.manifests(concat!(
+        "agents:\n  - name: A\n    system_prompt: p\n  - name: B\n    system_prompt: p\n",
+        "team:\n  - email: m@example.com\n    name: M\n    role: admin\n    password: password-1\n",
+        "webhooks:\n",
+        "  - name: W1\n    url: https://w.test\n    events: [message.sent]\n",
+        "  - name: W2\n    url: https://w.test\n    events: [message.sent]\n",
+        "  - name: W3\n    url: https://w.test\n    events: [message.sent]\n",
+    ));
+    // An agent create answered 503 (ambiguous: looked for, then sent again), and the first webhook refused.
+    w.sandbox.add_fault(FaultRule::status("POST", "/api/v1/ai-agents", 503, 1)).unwrap();
+    w.sandbox.add_fault(FaultRule::status("POST", "/api/v1/webhooks", 422, 1)).unwrap();
+    let applied = w.apply_with(w.request(|r| r.connect.parallelism = 1)).await.unwrap();
+    let report = applied.report.unwrap();
+    assert!(!report.success());
+    let text = report.render();
+    assert!(text.contains("Apply: 2 done, 1 failed, 3 not started, 0 refused"), "{text}");
+    assert!(text.contains("failed:      create webhook \"W1\""), "{text}");
+    assert!(text.contains("POST /webhooks answered 422"), "{text}");
+    assert_eq!(text.matches("not started: create webhook").count(), 2, "{text}");
+    assert_eq!(text.matches("not started: create team member").count(), 1, "{text}");
+    assert_eq!(w.state(|s| s.agents.len()), 2, "the 503 did not duplicate");
+
+    let applied = w.apply().await;
+    converged(&applied);
+    assert_eq!(w.state(|s| (s.agents.len(), s.team.len(), s.webhooks.len())), (2, 1, 3), "nothing twice");
+}
+
+#[tokio::test]
+async fn keep_going_runs_what_does_not_depend_on_the_failure() {
+    let w = World::new("keepgoing", common::lookups()).await;
+    w.manifests("campaigns:\n  - name: S\n    channel: whatsapp\n    audience: {lists: [VIP]}\n    message: Hi\n    state: running\nwebhooks:\n  - name: W\n    url: https://w.test\n    events: [message.sent]\n");
+    w.sandbox.add_fault(FaultRule::status("POST", "/api/v1/campaigns", 422, 1)).unwrap();
+    let applied = w.apply_with(w.request(|r| r.apply.keep_going = true)).await.unwrap();
+    let report = applied.report.unwrap();
+    let by_key: Vec<(String, String)> = report
+        .outcomes
+        .iter()
+        .map(|(c, s)| (format!("{} {}", c.key, c.op_word()), format!("{s:?}").split('(').next().unwrap().to_string()))
+        .collect();
+    assert!(by_key.contains(&("W create".into(), "Done".into())), "{by_key:?}");
+    assert!(by_key.contains(&("S create".into(), "Failed".into())), "{by_key:?}");
+    assert!(by_key.contains(&("S start".into(), "Skipped".into())), "{by_key:?}");
+    assert!(matches!(report.outcomes.iter().find(|(c, _)| c.op_word() == "start").unwrap().1, Status::Skipped(_)));
+}
+
+fn run_cli(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(BIN).args(args).current_dir(dir).stdin(std::process::Stdio::null()).output().unwrap()
+}
+
+#[test]
+fn without_a_terminal_apply_needs_auto_approve() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = run_cli(&["apply", "--sandbox", "examples/minimal", "--secrets-out", "/dev/null/never"], &root);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to apply without confirmation"), "{err}");
+}
+
+#[test]
+fn apply_then_plan_on_the_same_sandbox_state_has_nothing_left_to_do() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempdir("acme-cli");
+    let state = dir.join("state.json");
+    let secrets = dir.join("secrets.json");
+    let (state, secrets) = (state.to_str().unwrap(), secrets.to_str().unwrap());
+    let out = run_cli(
+        &["apply", "--sandbox", "examples/acme", "--sandbox-state", state, "--secrets-out", secrets, "--auto-approve"],
+        &root,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Verified: converged"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // The one refused change (an edited running campaign) is reported, not attempted: exit 1.
+    assert!(stdout.contains("1 refused"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1));
+    let out = run_cli(
+        &[
+            "plan",
+            "--sandbox",
+            "examples/acme",
+            "--sandbox-state",
+            state,
+            "--secrets-out",
+            secrets,
+            "--detailed-exitcode",
+        ],
+        &root,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes to apply; 1 refused"));
+}

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod apply;
 pub mod error;
+pub mod export;
 pub mod manifest;
 pub mod plan;
 pub mod render;

@@ -1,6 +1,7 @@
 //! The command line: one file per command, each parsing its arguments into options and calling the library.
 
 mod apply;
+mod export;
 mod plan;
 mod sandbox;
 mod schema;
@@ -61,6 +62,8 @@ enum Command {
     Plan(plan::Args),
     /// Make the account match the manifests (or apply a saved plan), then verify it converged.
     Apply(apply::Args),
+    /// Write the live account as manifests (how a team adopts skyform).
+    Export(export::Args),
     /// Print the manifest JSON Schema (checked in as schemas/manifest.schema.json).
     Schema(schema::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
@@ -81,6 +84,7 @@ pub fn run() -> i32 {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Apply(args) => apply::run(args, &cli.global),
+        Command::Export(args) => export::run(args, &cli.global),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     };

@@ -93,6 +93,12 @@ impl ManifestSet {
     }
 }
 
+/// Interpolation with no variables set, as the loader applies it (for tests of writers of manifests).
+#[doc(hidden)]
+pub fn interpolate_for_tests(s: &str) -> String {
+    interpolate::interpolate(s, &|_| None).unwrap_or_else(|_| s.to_string())
+}
+
 /// Where variables come from: the process environment, or a map in tests.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 

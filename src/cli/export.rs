@@ -1,0 +1,66 @@
+//! `skyform export`: write the live account as manifests.
+
+use super::plan::parse_kind;
+use super::Global;
+use skyform::api::ReadClient;
+use skyform::export::{export, ExportOptions};
+use skyform::manifest::process_env;
+use skyform::resources::Kind;
+use skyform::session::{connect, ConnectOptions};
+use skyform::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The folder to write (refused when not empty, unless --force).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Only these kinds, comma-separated: agents,knowledge_base,webhooks,team,campaigns.
+    #[arg(long, value_name = "KINDS", value_delimiter = ',', value_parser = parse_kind)]
+    kinds: Vec<Kind>,
+    /// Overwrite files in a folder that is not empty.
+    #[arg(long)]
+    force: bool,
+    /// Export an in-process sandbox's account instead: a seed file, or a folder with sandbox.json.
+    #[arg(long, value_name = "SEED")]
+    sandbox: Option<PathBuf>,
+    #[arg(long, default_value_t = 120)]
+    rate_limit: u32,
+    #[arg(long, default_value_t = 0.8)]
+    rate_share: f64,
+    #[arg(long, default_value_t = 4)]
+    parallelism: usize,
+}
+
+pub fn run(args: Args, global: &Global) -> Result<i32> {
+    let seed = args.sandbox.map(|p| if p.is_dir() { p.join("sandbox.json") } else { p });
+    let connect_opts = ConnectOptions {
+        api_url: global.api_url.clone(),
+        sandbox: seed,
+        rate_limit: args.rate_limit,
+        rate_share: args.rate_share,
+        parallelism: args.parallelism,
+        verbose: global.verbose,
+        ..ConnectOptions::default()
+    };
+    let opts = ExportOptions { out: args.out.clone(), kinds: args.kinds, force: args.force };
+    let report = super::runtime()?.block_on(async {
+        let session = connect(&connect_opts, &process_env).await?;
+        let client = ReadClient::with_events(session.config.clone(), session.events.clone())?;
+        export(&client, &opts).await
+    })?;
+    for s in &report.skipped {
+        eprintln!("skyform: {s}");
+    }
+    if !global.quiet {
+        let counts: Vec<String> = report.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        eprintln!(
+            "exported {} to {} ({} files); check it with: skyform plan {}",
+            counts.join(", "),
+            args.out.display(),
+            report.files.len(),
+            args.out.display()
+        );
+    }
+    Ok(0)
+}

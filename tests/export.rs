@@ -1,0 +1,260 @@
+//! `export` round trips: the live account written as manifests validates, and a plan of those manifests
+//! against the same account shows no changes — for a rich hand-made account and for generated ones.
+
+mod common;
+
+use common::{seed, test_config};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use skyform::api::{ApiConfig, ApiKey, ReadClient};
+use skyform::export::{export, ExportOptions};
+use skyform::manifest;
+use skyform::plan::{build, PlanOptions};
+use skyform::sandbox::{Sandbox, SandboxConfig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_skyform");
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skyform-export-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Exports `live` into a fresh folder, loads it back, plans it against the same account.
+async fn round_trip(live: Value, name: &str) -> (PathBuf, skyform::plan::Plan) {
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap();
+    let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+    let out = tempdir(name);
+    export(&client, &ExportOptions { out: out.clone(), kinds: vec![], force: false }).await.unwrap();
+    let set = manifest::load(std::slice::from_ref(&out), &|_| None).unwrap_or_else(|p| panic!("{}", p.render()));
+    sandbox.clear_requests();
+    let plan = build(&set, &client, &PlanOptions::default()).await.unwrap();
+    assert!(sandbox.requests().iter().all(|r| r.method == "GET"));
+    (out, plan)
+}
+
+fn rich_account() -> Value {
+    let mut live = common::lookups();
+    live["agents"] = json!([
+        {"name": "Sales", "system_prompt": "Line one.\nLine two: with a colon.\nLine three costs $5 and ${NOT_A_VAR}.\n",
+         "instruction_prompt": "Short and \"quoted\".", "personality_prompt": "Shared style.",
+         "response_guidelines": {"tone": "warm", "max_length": "600", "language": "English"}, "is_default": true},
+        {"name": "مساعد", "system_prompt": "مرحبا بكم", "personality_prompt": "Shared style.", "is_active": false},
+        {"name": "Twin", "system_prompt": "first"},
+        {"name": "Twin", "system_prompt": "second"},
+        {"name": "# not a comment: really", "system_prompt": "true"}
+    ]);
+    live["knowledge_base"] = json!([
+        {"title": "Returns", "type": "text", "description": "Policy", "business_description": "Acme\nHome", "content": "30 days.\n\nNo questions asked.\n"},
+        {"title": "Help", "type": "website", "url": "https://help.example/path?q=1#top"},
+        {"title": "Catalog", "type": "product_catalog", "products": [{"name": "Mug", "price": 35}, {"name": "Pan: large", "price": 189.5, "sku": "P-1", "description": "Cast iron"}]},
+        {"title": "Empty catalog", "type": "product_catalog", "products": []},
+        {"title": "Manual", "type": "document", "file_name": "manual.pdf", "file_size": 1000}
+    ]);
+    live["webhooks"] = json!([
+        {"name": "CRM", "url": "https://crm.example/h", "events": ["message.sent", "contact.created"]},
+        {"name": "Off", "url": "https://off.example/h", "events": ["ticket.closed"], "is_active": false},
+        {"name": "CRM", "url": "https://crm2.example/h", "events": ["order.created"]}
+    ]);
+    live["team"] = json!([
+        {"name": "Layla", "email": "Layla@Example.com", "role": "admin"},
+        {"name": "Sam", "email": "sam@example.com", "role": "agent", "status": "inactive"}
+    ]);
+    live["campaigns"] = json!([
+        {"name": "Draft", "channel_id": 5, "message": "Hi!", "list_ids": [1, 2], "contact_ids": [9, 3]},
+        {"name": "Running", "status": "running", "channel_id": 6, "message": "Go\nnow", "segment_ids": [7], "is_new_number": true},
+        {"name": "Done", "status": "completed", "channel_id": 5, "message": "Bye", "list_ids": [2]},
+        {"name": "Stopped", "status": "cancelled", "channel_id": 5, "message": "No", "list_ids": [2]}
+    ]);
+    live
+}
+
+#[tokio::test]
+async fn a_rich_account_round_trips_to_no_changes() {
+    let (out, plan) = round_trip(rich_account(), "rich").await;
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    // Only the document entry stays out of management.
+    assert_eq!(plan.unmanaged.len(), 1);
+    assert_eq!(plan.unmanaged[0].key, "Manual");
+    let agents = std::fs::read_to_string(out.join("agents.yaml")).unwrap();
+    assert!(agents.starts_with("# yaml-language-server: $schema=./manifest.schema.json\n"));
+    assert!(agents.contains("prompts:\n  shared-1: Shared style.\n"), "{agents}");
+    assert_eq!(agents.matches("{ prompt: shared-1 }").count(), 2);
+    assert!(
+        agents.contains("  - id: 3\n    name: Twin\n") && agents.contains("  - id: 4\n    name: Twin\n"),
+        "{agents}"
+    );
+    assert!(agents.contains("share this name"), "a comment says why they are pinned");
+    assert!(agents.contains("system_prompt: { file: prompts/sales-system.md }"), "{agents}");
+    let team = std::fs::read_to_string(out.join("team.yaml")).unwrap();
+    assert!(team.contains("No passwords") && !team.contains("    password:"), "{team}");
+    let kb = std::fs::read_to_string(out.join("knowledge_base.yaml")).unwrap();
+    assert!(kb.contains("# knowledge entry \"Manual\" (id 5, type document) is not exported"), "{kb}");
+    let campaigns = std::fs::read_to_string(out.join("campaigns.yaml")).unwrap();
+    assert!(campaigns.contains("lists: [Q1 Leads, VIP]") && campaigns.contains("state: running"), "{campaigns}");
+    let hooks = std::fs::read_to_string(out.join("webhooks.yaml")).unwrap();
+    assert!(!hooks.contains("whsec_"), "no secrets");
+}
+
+fn files_of(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_command_line_exports_deterministically_and_refuses_a_non_empty_folder() {
+    let work = tempdir("cli");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("sandbox.json"), rich_account().to_string()).unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["export", "--sandbox", "sandbox.json", "--out", out])
+            .args(extra)
+            .current_dir(&work)
+            .output()
+            .unwrap()
+    };
+    let first = run("one", &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(err.contains("\"Manual\" (id 5, type document) is not exported"), "said on stderr: {err}");
+    assert!(run("two", &[]).status.success());
+    assert_eq!(files_of(&work.join("one")), files_of(&work.join("two")), "exporting twice gives identical files");
+    let again = run("one", &[]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
+    assert!(run("one", &["--force"]).status.success());
+    assert_eq!(files_of(&work.join("one")), files_of(&work.join("two")));
+    // Only some kinds.
+    let only = run("three", &["--kinds", "webhooks,team"]);
+    assert!(only.status.success());
+    let names: Vec<String> = files_of(&work.join("three")).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["manifest.schema.json", "team.yaml", "webhooks.yaml"]);
+    // And the export validates from the command line.
+    let v = Command::new(BIN).args(["validate", "one"]).current_dir(&work).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+// ------------------------------------------------------------------ generated accounts
+
+const EVENTS: &[&str] =
+    &["contact.created", "contact.updated", "message.sent", "message.received", "ticket.closed", "order.created"];
+
+fn text() -> impl Strategy<Value = String> {
+    // Texts with the characters that break naive YAML writers: colons, hashes, quotes, $, braces, newlines,
+    // leading dashes, Arabic.
+    proptest::collection::vec(
+        prop_oneof![
+            Just("word".to_string()),
+            Just(": ".to_string()),
+            Just(" #".to_string()),
+            Just("\"".to_string()),
+            Just("'".to_string()),
+            Just("$".to_string()),
+            Just("${X}".to_string()),
+            Just("{".to_string()),
+            Just("\n".to_string()),
+            Just("- ".to_string()),
+            Just("مرحبا".to_string()),
+            Just("true".to_string()),
+            Just("42".to_string()),
+            Just(" ".to_string()),
+        ],
+        1..12,
+    )
+    .prop_map(|parts| parts.concat())
+    .prop_filter("the API requires some text", |s| !s.trim().is_empty())
+}
+
+fn name() -> impl Strategy<Value = String> {
+    text()
+        .prop_map(|s| s.replace('\n', " ").trim().to_string())
+        .prop_filter("names are not empty", |s| !s.is_empty() && s.chars().count() <= 255)
+}
+
+fn account() -> impl Strategy<Value = Value> {
+    let agent = (
+        name(),
+        text(),
+        proptest::option::of(text()),
+        proptest::option::of(text()),
+        any::<bool>(),
+        proptest::collection::btree_map("[a-z_]{1,8}", name(), 0..3),
+    );
+    let hook = (name(), proptest::sample::subsequence(EVENTS, 1..4), any::<bool>(), 0u32..1000);
+    let member = (name(), any::<bool>(), any::<bool>());
+    let entry = (name(), text(), 0u8..3);
+    let campaign = (name(), text(), 0usize..5, any::<bool>());
+    (
+        proptest::collection::vec(agent, 0..4),
+        proptest::collection::vec(hook, 0..4),
+        proptest::collection::vec(member, 0..4),
+        proptest::collection::vec(entry, 0..4),
+        proptest::collection::vec(campaign, 0..3),
+    )
+        .prop_map(|(agents, hooks, members, entries, campaigns)| {
+            let mut live = common::lookups();
+            live["agents"] = json!(agents
+                .iter()
+                .enumerate()
+                .map(|(i, (n, sp, ip, pp, active, g))| json!({
+                    "name": n, "system_prompt": sp, "instruction_prompt": ip, "personality_prompt": pp,
+                    "is_active": active, "is_default": i == 0, "response_guidelines": g
+                }))
+                .collect::<Vec<_>>());
+            live["webhooks"] = json!(hooks
+                .iter()
+                .map(|(n, ev, active, path)| json!({"name": n, "url": format!("https://h.example/{path}"), "events": ev, "is_active": active}))
+                .collect::<Vec<_>>());
+            live["team"] = json!(members
+                .iter()
+                .enumerate()
+                .map(|(i, (n, admin, active))| json!({
+                    "name": n, "email": format!("user{i}@example.com"), "role": if *admin { "admin" } else { "agent" },
+                    "status": if *active { "active" } else { "inactive" }
+                }))
+                .collect::<Vec<_>>());
+            live["knowledge_base"] = json!(entries
+                .iter()
+                .enumerate()
+                .map(|(i, (t, body, kind))| match kind {
+                    0 => json!({"title": t, "type": "text", "content": body, "description": body}),
+                    1 => json!({"title": t, "type": "website", "url": format!("https://site{i}.example/")}),
+                    _ => json!({"title": t, "type": "product_catalog", "products": [{"name": t, "price": i as f64 + 0.5, "sku": body}]}),
+                })
+                .collect::<Vec<_>>());
+            let statuses = ["draft", "running", "paused", "completed", "cancelled"];
+            live["campaigns"] = json!(campaigns
+                .iter()
+                .map(|(n, msg, status, new)| json!({
+                    "name": n, "status": statuses[*status], "channel_id": 5, "message": msg, "list_ids": [1], "is_new_number": new
+                }))
+                .collect::<Vec<_>>());
+            live
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_accounts_round_trip_to_no_changes(live in account()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (_, plan) = rt.block_on(round_trip(live.clone(), "prop"));
+        prop_assert!(plan.changes.is_empty(), "{:#?}\naccount: {}", plan.changes, live);
+    }
+}

@@ -41,12 +41,8 @@ pub struct Args {
     /// --sandbox-state FILE` sees the result.
     #[arg(long, value_name = "FILE", requires = "sandbox")]
     sandbox_state: Option<PathBuf>,
-    #[arg(long, default_value_t = 120)]
-    rate_limit: u32,
-    #[arg(long, default_value_t = 0.8)]
-    rate_share: f64,
-    #[arg(long, default_value_t = 4)]
-    parallelism: usize,
+    #[command(flatten)]
+    pacing: super::Pacing,
 }
 
 fn is_plan_file(p: &std::path::Path) -> bool {
@@ -66,13 +62,9 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         paths: if plan_file.is_some() { Vec::new() } else { args.paths },
         plan_file,
         connect: ConnectOptions {
-            api_url: global.api_url.clone(),
             sandbox: args.sandbox.then(PathBuf::new),
             sandbox_state: args.sandbox_state,
-            rate_limit: args.rate_limit,
-            rate_share: args.rate_share,
-            parallelism: args.parallelism,
-            verbose: global.verbose,
+            ..args.pacing.connect(global)
         },
         options: PlanOptions {
             targets: args.target,

@@ -24,25 +24,13 @@ pub struct Args {
     /// Export an in-process sandbox's account instead: a seed file, or a folder with sandbox.json.
     #[arg(long, value_name = "SEED")]
     sandbox: Option<PathBuf>,
-    #[arg(long, default_value_t = 120)]
-    rate_limit: u32,
-    #[arg(long, default_value_t = 0.8)]
-    rate_share: f64,
-    #[arg(long, default_value_t = 4)]
-    parallelism: usize,
+    #[command(flatten)]
+    pacing: super::Pacing,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<i32> {
     let seed = args.sandbox.map(|p| if p.is_dir() { p.join("sandbox.json") } else { p });
-    let connect_opts = ConnectOptions {
-        api_url: global.api_url.clone(),
-        sandbox: seed,
-        rate_limit: args.rate_limit,
-        rate_share: args.rate_share,
-        parallelism: args.parallelism,
-        verbose: global.verbose,
-        ..ConnectOptions::default()
-    };
+    let connect_opts = ConnectOptions { sandbox: seed, ..args.pacing.connect(global) };
     let opts = ExportOptions { out: args.out.clone(), kinds: args.kinds, force: args.force };
     let report = super::runtime()?.block_on(async {
         let session = connect(&connect_opts, &process_env).await?;

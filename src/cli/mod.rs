@@ -97,6 +97,34 @@ pub fn run() -> i32 {
     }
 }
 
+/// How hard commands that talk to the API may use it (plan, apply, export).
+#[derive(Args, Clone)]
+pub struct Pacing {
+    /// The key's requests per minute, until the API's first answer says.
+    #[arg(long, default_value_t = 120)]
+    pub rate_limit: u32,
+    /// The share of the rate limit skyform may use; the rest stays free for other integrations.
+    #[arg(long, default_value_t = 0.8)]
+    pub rate_share: f64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallelism: usize,
+}
+
+impl Pacing {
+    /// Connection options from these flags and the global ones.
+    pub fn connect(&self, global: &Global) -> skyform::session::ConnectOptions {
+        skyform::session::ConnectOptions {
+            api_url: global.api_url.clone(),
+            rate_limit: self.rate_limit,
+            rate_share: self.rate_share,
+            parallelism: self.parallelism,
+            verbose: global.verbose,
+            ..Default::default()
+        }
+    }
+}
+
 /// A runtime for the async engine.
 pub fn runtime() -> skyform::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().map_err(|e| skyform::Error::new(skyform::ErrorKind::Io, e.to_string()))

@@ -41,15 +41,8 @@ pub struct Args {
     /// The secrets file apply writes; its recorded `rotate_secret` tokens decide rotations.
     #[arg(long, value_name = "FILE")]
     secrets_out: Option<PathBuf>,
-    /// The key's requests per minute, before the first answer says.
-    #[arg(long, default_value_t = 120)]
-    rate_limit: u32,
-    /// The share of the rate limit skyform may use; the rest stays free for other integrations.
-    #[arg(long, default_value_t = 0.8)]
-    rate_share: f64,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 4)]
-    parallelism: usize,
+    #[command(flatten)]
+    pacing: super::Pacing,
 }
 
 pub fn parse_kind(s: &str) -> std::result::Result<Kind, String> {
@@ -63,13 +56,9 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     let request = PlanRequest {
         paths: args.paths,
         connect: ConnectOptions {
-            api_url: global.api_url.clone(),
             sandbox: args.sandbox.then(PathBuf::new),
             sandbox_state: args.sandbox_state,
-            rate_limit: args.rate_limit,
-            rate_share: args.rate_share,
-            parallelism: args.parallelism,
-            verbose: global.verbose,
+            ..args.pacing.connect(global)
         },
         options: PlanOptions {
             targets: args.target,

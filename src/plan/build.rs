@@ -107,7 +107,6 @@ async fn plan_kind<S: Managed>(
     scope: &Scope<'_>,
     actx: &ActionContext,
     problems: &mut Vec<Problem>,
-    _digest: &mut Vec<Value>,
 ) -> Result<KindPlan<<S::R as Resource>::Live>, ApiError> {
     let kind = S::R::KIND;
     let live = client.list::<S::R>().await?;
@@ -438,17 +437,16 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
 
     let lookups = fetch_lookups(set, client).await?;
     let mut problems = Vec::new();
-    let mut digest = Vec::new();
     let mut ordered: Vec<Outcome> = Vec::new();
     if managed(Kind::Agents, agents.len()) {
-        let mut p = plan_kind(&agents, client, &lookups, &scope, &actx, &mut problems, &mut digest).await?;
+        let mut p = plan_kind(&agents, client, &lookups, &scope, &actx, &mut problems).await?;
         default_agent(&agents, &mut p);
         ordered.push(Outcome::of(Kind::Agents, p));
     }
     macro_rules! kind {
         ($kind:expr, $entries:expr) => {
             if managed($kind, $entries.len()) {
-                let p = plan_kind(&$entries, client, &lookups, &scope, &actx, &mut problems, &mut digest).await?;
+                let p = plan_kind(&$entries, client, &lookups, &scope, &actx, &mut problems).await?;
                 ordered.push(Outcome::of($kind, p));
             }
         };

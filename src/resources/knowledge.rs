@@ -85,18 +85,7 @@ impl Entry for KnowledgeEntrySpec {
     fn natural_key(&self) -> String {
         self.title.clone()
     }
-    fn id(&self) -> Option<u64> {
-        self.id
-    }
-    fn ensure(&self) -> Ensure {
-        self.ensure
-    }
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn origin_mut(&mut self) -> &mut Origin {
-        &mut self.origin
-    }
+    super::entry_fields!();
 
     fn check(&self, c: &mut Checks) {
         let o = &self.origin;

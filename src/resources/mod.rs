@@ -204,6 +204,25 @@ impl JsonSchema for Secret {
     }
 }
 
+/// The accessors every spec type implements the same way (its `id`, `ensure` and `origin` fields).
+macro_rules! entry_fields {
+    () => {
+        fn id(&self) -> Option<u64> {
+            self.id
+        }
+        fn ensure(&self) -> $crate::resources::Ensure {
+            self.ensure
+        }
+        fn origin(&self) -> &$crate::resources::Origin {
+            &self.origin
+        }
+        fn origin_mut(&mut self) -> &mut $crate::resources::Origin {
+            &mut self.origin
+        }
+    };
+}
+pub(crate) use entry_fields;
+
 /// What every kind's entry offers the generic checks (uniqueness, pinning, ensure).
 pub trait Entry {
     /// "agent", "knowledge entry", ...

@@ -110,3 +110,16 @@ fn real_differences_still_show() {
         d.iter().zip(AgentSpec::live_fields(&l)).filter(|(a, b)| a.1 != b.1).map(|(a, _)| a.0).collect();
     assert_eq!(changed, ["system_prompt", "is_active"]);
 }
+
+#[test]
+fn live_objects_tolerate_nulls_and_odd_shapes() {
+    let w: LiveWebhook =
+        live(json!({"id": 1, "name": "W", "url": "https://w", "events": null, "is_active": "1", "extra": [1]}));
+    assert!(w.events.is_empty() && w.is_active);
+    let a: LiveAgent =
+        live(json!({"id": 1, "name": "A", "system_prompt": "p", "response_guidelines": [], "is_default": null}));
+    assert!(a.response_guidelines.is_empty() && !a.is_default);
+    let c: LiveCampaign =
+        live(json!({"id": 1, "name": "C", "status": "running", "client_setting": null, "list_ids": null}));
+    assert_eq!(c.list_ids, None);
+}

@@ -350,12 +350,20 @@ pub mod lenient {
 
     /// A map of strings where a server may send numbers or booleans (`max_length: 600`); null is empty.
     pub fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-        let raw = Option::<BTreeMap<String, serde_json::Value>>::deserialize(d)?.unwrap_or_default();
+        let raw = match Option::<serde_json::Value>::deserialize(d)? {
+            Some(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
         Ok(raw
             .into_iter()
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
             .collect())
+    }
+
+    /// A list of strings where a server may send null.
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
     }
 
     /// A number that may arrive as a string (`"189.00"`).

@@ -116,7 +116,7 @@ pub struct LiveWebhook {
     pub name: String,
     #[serde(default)]
     pub url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::strings")]
     pub events: Vec<String>,
     #[serde(default = "super::lenient::yes", deserialize_with = "super::lenient::flag")]
     pub is_active: bool,

@@ -140,8 +140,7 @@ impl Pacer {
             s.server_remaining = Some(remaining.saturating_sub(s.in_flight));
         }
         if let Some(reset) = h.reset {
-            let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-            s.server_reset = Some(now + Duration::from_secs(reset.saturating_sub(unix_now)));
+            s.server_reset = Some(now + Duration::from_secs(seconds_until(reset)));
         }
     }
 
@@ -151,6 +150,15 @@ impl Pacer {
         let until = now + wait;
         s.paused_until = Some(s.paused_until.map_or(until, |u| u.max(until)));
     }
+}
+
+/// `X-RateLimit-Reset` is Unix seconds by the contract; a small number is read as seconds from now, as some
+/// servers send it.
+pub fn seconds_until(reset: u64) -> u64 {
+    if reset < 1_000_000_000 {
+        return reset;
+    }
+    reset.saturating_sub(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs())
 }
 
 #[cfg(test)]

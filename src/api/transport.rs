@@ -275,8 +275,7 @@ fn retry_after(body: &Value, h: &HeaderMap) -> u64 {
         return s.max(1);
     }
     if let Some(reset) = header_u64(h, "x-ratelimit-reset") {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        return reset.saturating_sub(now).max(1);
+        return super::pacer::seconds_until(reset).max(1);
     }
     1
 }

@@ -228,6 +228,9 @@ impl CampaignSpec {
             };
         }
         let want = self.channel.as_deref().unwrap_or("").trim();
+        if let Some(c) = want.parse::<u64>().ok().and_then(|id| lookups.channels.iter().find(|c| c.id == id)) {
+            return Ok(c.id); // `channel: 5` means the channel with id 5
+        }
         let by_name: Vec<_> = lookups.channels.iter().filter(|c| c.username.eq_ignore_ascii_case(want)).collect();
         let by_type: Vec<_> = lookups.channels.iter().filter(|c| c.kind.eq_ignore_ascii_case(want)).collect();
         match (by_name.as_slice(), by_type.as_slice()) {

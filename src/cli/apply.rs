@@ -95,6 +95,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
         Ok(answer.trim() == "yes")
     };
+    let bar = std::io::stderr().is_terminal();
     let progress = move |p: Progress| {
         if quiet {
             return;
@@ -105,11 +106,19 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             Status::Failed(_) => "FAILED",
             _ => "-",
         };
-        eprintln!(
-            "[{done}/{total}] {state:<6} {} {} ({secs:.1} s)",
-            symbol(change.op),
-            skyform::render::headline(change)
-        );
+        let line = format!("{state:<6} {} {} ({secs:.1} s)", symbol(change.op), skyform::render::headline(change));
+        if bar {
+            // One line redrawn in place: a bar, the count and the latest change; failures stay on screen.
+            let width = 24;
+            let filled = done * width / total.max(1);
+            let end = if done == total { "\n" } else { "" };
+            if matches!(status, Status::Failed(_)) {
+                eprintln!("\r\x1b[2K{line}");
+            }
+            eprint!("\r\x1b[2K[{}{}] {done}/{total} {line}{end}", "#".repeat(filled), " ".repeat(width - filled));
+        } else {
+            eprintln!("[{done}/{total}] {line}");
+        }
     };
     let applied = super::runtime()?.block_on(apply(&request, &process_env, &show, &confirm, &progress))?;
     match applied.report {

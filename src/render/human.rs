@@ -98,6 +98,12 @@ fn field(out: &mut String, f: &FieldChange, op: Op, p: &Paint) {
         }
         return;
     }
+    if let (Some(Value::String(a)), Some(Value::String(b))) = (old, new) {
+        if !a.contains('\n') && !b.contains('\n') && (a.chars().count() > 40 || b.chars().count() > 40) {
+            let _ = writeln!(out, "      {}: {}", f.field, word_diff(a, b, p));
+            return;
+        }
+    }
     if is_long_text(old) || is_long_text(new) {
         let (a, b) = (diff_text(old), diff_text(new));
         let _ = writeln!(out, "      {}:", f.field);
@@ -106,6 +112,28 @@ fn field(out: &mut String, f: &FieldChange, op: Op, p: &Paint) {
     }
     let show = |v: Option<&Value>| v.map_or("null".to_string(), short_value);
     let _ = writeln!(out, "      {}: {} → {}", f.field, p.op(Op::Delete, &show(old)), p.op(Op::Create, &show(new)));
+}
+
+/// One line, the changed words marked: `[-old-]{+new+}` (coloured when colour is on).
+fn word_diff(old: &str, new: &str, p: &Paint) -> String {
+    let diff = TextDiff::from_words(old, new);
+    // Runs of the same kind of change are marked once: `{+two new words+}`, not per word.
+    let mut runs: Vec<(ChangeTag, String)> = Vec::new();
+    for change in diff.iter_all_changes() {
+        match runs.last_mut() {
+            Some((tag, text)) if *tag == change.tag() => text.push_str(change.value()),
+            _ => runs.push((change.tag(), change.value().to_string())),
+        }
+    }
+    let mut out = String::new();
+    for (tag, v) in runs {
+        match tag {
+            ChangeTag::Equal => out.push_str(&v),
+            ChangeTag::Delete => out.push_str(&p.op(Op::Delete, &format!("[-{v}-]"))),
+            ChangeTag::Insert => out.push_str(&p.op(Op::Create, &format!("{{+{v}+}}"))),
+        }
+    }
+    out
 }
 
 /// A line diff with one line of context around each change.

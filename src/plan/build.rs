@@ -75,7 +75,11 @@ struct Scope<'a> {
 impl Scope<'_> {
     fn wants(&self, kind: Kind, key: &str) -> bool {
         self.opts.targets.is_empty()
-            || self.opts.targets.iter().any(|t| t.kind == kind && t.name.as_deref().is_none_or(|n| n == key))
+            || self.opts.targets.iter().any(|t| {
+                // Team members are keyed by email, which compares without case.
+                t.kind == kind
+                    && t.name.as_deref().is_none_or(|n| n == key || (kind == Kind::Team && n.eq_ignore_ascii_case(key)))
+            })
     }
 
     fn kind_in_scope(&self, kind: Kind) -> bool {

@@ -66,6 +66,21 @@ impl World {
         self.apply_with(self.request(|_| {})).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// `skyform plan --out` of the current manifests; returns the file.
+    async fn save_plan(&self) -> PathBuf {
+        let key = self.sandbox.api_key().to_string();
+        let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
+        let plan_req = skyform::plan::run::PlanRequest {
+            paths: vec![self.dir.join("account.yaml")],
+            connect: ConnectOptions { api_url: Some(self.sandbox.url()), ..ConnectOptions::default() },
+            ..Default::default()
+        };
+        let plan = skyform::plan::run::run(&plan_req, &env).await.unwrap();
+        let plan_file = self.dir.join("plan.json");
+        std::fs::write(&plan_file, skyform::render::json(&plan)).unwrap();
+        plan_file
+    }
+
     /// Mutating requests since the log was last cleared, as `METHOD /path`.
     fn writes(&self) -> Vec<String> {
         self.sandbox.requests().iter().filter(|r| r.method != "GET").map(|r| r.line()).collect()
@@ -297,16 +312,7 @@ async fn webhook_secrets_are_captured_to_a_0600_file_and_rotated_by_token() {
 async fn a_stale_saved_plan_is_refused_without_a_single_write() {
     let w = World::new("stale", json!({"agents": [{"name": "A", "system_prompt": "p"}]})).await;
     w.manifests("agents:\n  - name: A\n    system_prompt: changed\n  - name: B\n    system_prompt: p\n");
-    let key = w.sandbox.api_key().to_string();
-    let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
-    let plan_req = skyform::plan::run::PlanRequest {
-        paths: vec![w.dir.join("account.yaml")],
-        connect: ConnectOptions { api_url: Some(w.sandbox.url()), ..ConnectOptions::default() },
-        ..Default::default()
-    };
-    let plan = skyform::plan::run::run(&plan_req, &env).await.unwrap();
-    let plan_file = w.dir.join("plan.json");
-    std::fs::write(&plan_file, skyform::render::json(&plan)).unwrap();
+    let plan_file = w.save_plan().await;
 
     // Someone edits A by hand, and someone creates B.
     let http = reqwest::Client::new();
@@ -346,16 +352,7 @@ async fn a_stale_saved_plan_is_refused_without_a_single_write() {
 async fn a_fresh_saved_plan_applies() {
     let w = World::new("saved", json!({})).await;
     w.manifests("agents:\n  - name: A\n    system_prompt: p\n");
-    let key = w.sandbox.api_key().to_string();
-    let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
-    let plan_req = skyform::plan::run::PlanRequest {
-        paths: vec![w.dir.join("account.yaml")],
-        connect: ConnectOptions { api_url: Some(w.sandbox.url()), ..ConnectOptions::default() },
-        ..Default::default()
-    };
-    let plan = skyform::plan::run::run(&plan_req, &env).await.unwrap();
-    let plan_file = w.dir.join("plan.json");
-    std::fs::write(&plan_file, skyform::render::json(&plan)).unwrap();
+    let plan_file = w.save_plan().await;
     let applied = w
         .apply_with(w.request(|r| {
             r.paths = vec![];

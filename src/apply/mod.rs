@@ -265,31 +265,17 @@ where
 pub trait EntriesOf<S> {
     fn entries_of(&self) -> &[S];
 }
-impl EntriesOf<AgentSpec> for ManifestSet {
-    fn entries_of(&self) -> &[AgentSpec] {
-        &self.agents
-    }
+macro_rules! entries_of {
+    ($($spec:ty => $field:ident),*) => {
+        $(impl EntriesOf<$spec> for ManifestSet {
+            fn entries_of(&self) -> &[$spec] {
+                &self.$field
+            }
+        })*
+    };
 }
-impl EntriesOf<KnowledgeEntrySpec> for ManifestSet {
-    fn entries_of(&self) -> &[KnowledgeEntrySpec] {
-        &self.knowledge_base
-    }
-}
-impl EntriesOf<WebhookSpec> for ManifestSet {
-    fn entries_of(&self) -> &[WebhookSpec] {
-        &self.webhooks
-    }
-}
-impl EntriesOf<TeamMemberSpec> for ManifestSet {
-    fn entries_of(&self) -> &[TeamMemberSpec] {
-        &self.team
-    }
-}
-impl EntriesOf<CampaignSpec> for ManifestSet {
-    fn entries_of(&self) -> &[CampaignSpec] {
-        &self.campaigns
-    }
-}
+entries_of!(AgentSpec => agents, KnowledgeEntrySpec => knowledge_base, WebhookSpec => webhooks,
+    TeamMemberSpec => team, CampaignSpec => campaigns);
 
 fn api(e: ApiError) -> String {
     e.to_string()

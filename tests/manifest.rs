@@ -193,3 +193,18 @@ fn every_problem_is_reported_not_just_the_first() {
         ]
     );
 }
+
+#[test]
+fn anchors_and_merge_keys_share_settings_between_entries() {
+    let dir = tempdir("merge");
+    std::fs::write(
+        dir.join("w.yaml"),
+        "webhooks:\n  - &hook\n    name: CRM\n    url: https://crm.test/hook\n    events: [contact.created, message.sent]\n  - <<: *hook\n    name: CRM copy\n",
+    )
+    .unwrap();
+    let set = manifest::load(&[dir], &|_| None).unwrap_or_else(|p| panic!("{}", p.render()));
+    assert_eq!(set.webhooks.len(), 2);
+    assert_eq!(set.webhooks[1].name, "CRM copy");
+    assert_eq!(set.webhooks[1].url.as_deref(), Some("https://crm.test/hook"));
+    assert_eq!(set.webhooks[1].events.as_ref().unwrap().len(), 2);
+}

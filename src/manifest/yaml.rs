@@ -272,6 +272,7 @@ impl Builder {
         if let Some(first) = first {
             node.pos = node.pos.min(first);
         }
+        merge_keys(&mut node)?;
         self.push(node, anchor)
     }
 
@@ -313,6 +314,39 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// YAML merge keys: `<<: *base` (or `<<: [*a, *b]`) copies the keys of those mappings that this mapping
+/// does not set itself, so shared settings can be written once with an anchor.
+fn merge_keys(node: &mut Node) -> Result<(), YamlError> {
+    let Kind::Map(entries) = &mut node.kind else { return Ok(()) };
+    let Some(at) = entries
+        .iter()
+        .position(|(k, _)| matches!(&k.kind, Kind::Scalar { value, style: Style::Plain } if value == "<<"))
+    else {
+        return Ok(());
+    };
+    let (key, value) = entries.remove(at);
+    let sources: Vec<Node> = match value.kind {
+        Kind::Map(_) => vec![value],
+        Kind::Seq(items) if items.iter().all(|n| matches!(n.kind, Kind::Map(_))) => items,
+        _ => {
+            return Err(YamlError {
+                pos: key.pos,
+                message: "`<<` merges a mapping (or a list of mappings) into this one".into(),
+                hint: Some("write `<<: *anchor` where the anchor names a mapping".into()),
+            })
+        }
+    };
+    for source in sources {
+        let Kind::Map(more) = source.kind else { continue };
+        for (k, v) in more {
+            if !entries.iter().any(|(own, _)| own.as_str() == k.as_str()) {
+                entries.push((k, v));
+            }
+        }
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------ serde
@@ -598,6 +632,17 @@ mod tests {
         assert!(parse(&bomb).unwrap_err().message.contains("aliases expand"));
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(parse(&deep).unwrap_err().message.contains("nested deeper"));
+    }
+
+    #[test]
+    fn merge_keys_copy_what_the_mapping_does_not_set() {
+        let text = "a: &base {x: 1, y: 2}\nb:\n  <<: *base\n  y: 3\n";
+        let root = parse(text).unwrap().0.unwrap();
+        let b = root.get("b").unwrap();
+        assert_eq!(b.get("x").unwrap().as_str(), Some("1"));
+        assert_eq!(b.get("y").unwrap().as_str(), Some("3"));
+        assert!(b.get("<<").is_none());
+        assert!(parse("a:\n  <<: 5\n").is_err());
     }
 
     #[test]

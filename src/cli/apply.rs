@@ -1,13 +1,10 @@
 //! `skyform apply`: plan, confirm, execute, verify.
 
-use super::plan::parse_kind;
 use super::Global;
 use skyform::apply::run::{run as apply, ApplyRequest};
 use skyform::apply::{ApplyOptions, Progress, Status};
 use skyform::manifest::process_env;
-use skyform::plan::{PlanOptions, Target};
 use skyform::render::{render, symbol, Format};
-use skyform::resources::Kind;
 use skyform::session::ConnectOptions;
 use skyform::{Error, ErrorKind, Result};
 use std::io::{BufRead, IsTerminal, Write};
@@ -27,13 +24,8 @@ pub struct Args {
     /// Write webhook secrets (shown by the API only at create and rotation) to this file, mode 0600.
     #[arg(long, value_name = "FILE")]
     secrets_out: Option<PathBuf>,
-    /// Only this kind, or one object (repeatable); not with a saved plan.
-    #[arg(long, value_name = "KIND[/NAME]", value_parser = Target::parse)]
-    target: Vec<Target>,
-    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
-    prune: Vec<Kind>,
-    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
-    allow_deletes: Vec<Kind>,
+    #[command(flatten)]
+    scope: super::Scope,
     /// Apply to an in-process sandbox seeded from the manifests' sandbox.json.
     #[arg(long)]
     sandbox: bool,
@@ -54,7 +46,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         [one] if is_plan_file(one) => Some(one.clone()),
         _ => None,
     };
-    if plan_file.is_some() && !args.target.is_empty() {
+    if plan_file.is_some() && !args.scope.target.is_empty() {
         return Err(Error::new(ErrorKind::Usage, "--target narrows a new plan; a saved plan is applied whole")
             .with_hint("make the saved plan with --target instead"));
     }
@@ -66,12 +58,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             sandbox_state: args.sandbox_state,
             ..args.pacing.connect(global)
         },
-        options: PlanOptions {
-            targets: args.target,
-            prune: args.prune,
-            allow_deletes: args.allow_deletes,
-            rotation_tokens: None,
-        },
+        options: args.scope.options(),
         apply: ApplyOptions { keep_going: args.keep_going, secrets_out: args.secrets_out },
     };
     let color = global.color_stdout();

@@ -125,6 +125,31 @@ impl Pacing {
     }
 }
 
+/// What a new plan covers (plan, apply).
+#[derive(Args, Clone)]
+pub struct Scope {
+    /// Only this kind, or one object: `agents`, `webhooks/CRM sync` (repeatable).
+    #[arg(long, value_name = "KIND[/NAME]", value_parser = skyform::plan::Target::parse)]
+    pub target: Vec<skyform::plan::Target>,
+    /// Also delete live objects of this kind that the manifests do not name (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = plan::parse_kind)]
+    pub prune: Vec<skyform::resources::Kind>,
+    /// Allow deleting more than 25% of this kind's live objects (repeatable).
+    #[arg(long, value_name = "KIND", value_parser = plan::parse_kind)]
+    pub allow_deletes: Vec<skyform::resources::Kind>,
+}
+
+impl Scope {
+    pub fn options(&self) -> skyform::plan::PlanOptions {
+        skyform::plan::PlanOptions {
+            targets: self.target.clone(),
+            prune: self.prune.clone(),
+            allow_deletes: self.allow_deletes.clone(),
+            rotation_tokens: None,
+        }
+    }
+}
+
 /// A runtime for the async engine.
 pub fn runtime() -> skyform::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().map_err(|e| skyform::Error::new(skyform::ErrorKind::Io, e.to_string()))

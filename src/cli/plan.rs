@@ -3,7 +3,6 @@
 use super::Global;
 use skyform::manifest::process_env;
 use skyform::plan::run::{run as plan, PlanRequest};
-use skyform::plan::{PlanOptions, Target};
 use skyform::render::{render, Format};
 use skyform::resources::Kind;
 use skyform::session::ConnectOptions;
@@ -23,15 +22,8 @@ pub struct Args {
     /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
-    /// Only this kind, or one object: `agents`, `webhooks/CRM sync` (repeatable).
-    #[arg(long, value_name = "KIND[/NAME]", value_parser = Target::parse)]
-    target: Vec<Target>,
-    /// Also delete live objects of this kind that the manifests do not name (repeatable).
-    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
-    prune: Vec<Kind>,
-    /// Allow deleting more than 25% of this kind's live objects (repeatable).
-    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
-    allow_deletes: Vec<Kind>,
+    #[command(flatten)]
+    scope: super::Scope,
     /// Run against an in-process sandbox seeded from the manifests' sandbox.json: no account needed.
     #[arg(long)]
     sandbox: bool,
@@ -60,12 +52,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             sandbox_state: args.sandbox_state,
             ..args.pacing.connect(global)
         },
-        options: PlanOptions {
-            targets: args.target,
-            prune: args.prune,
-            allow_deletes: args.allow_deletes,
-            rotation_tokens: None,
-        },
+        options: args.scope.options(),
         secrets_file: args.secrets_out,
     };
     let plan = super::runtime()?.block_on(plan(&request, &process_env))?;

@@ -5,7 +5,6 @@ use skyform::apply::run::{run as apply, ApplyRequest};
 use skyform::apply::{ApplyOptions, Progress, Status};
 use skyform::manifest::process_env;
 use skyform::render::{render, symbol, Format};
-use skyform::session::ConnectOptions;
 use skyform::{Error, ErrorKind, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -26,13 +25,8 @@ pub struct Args {
     secrets_out: Option<PathBuf>,
     #[command(flatten)]
     scope: super::Scope,
-    /// Apply to an in-process sandbox seeded from the manifests' sandbox.json.
-    #[arg(long)]
-    sandbox: bool,
-    /// With --sandbox: load the account from and save it to this file, so a later `plan --sandbox
-    /// --sandbox-state FILE` sees the result.
-    #[arg(long, value_name = "FILE", requires = "sandbox")]
-    sandbox_state: Option<PathBuf>,
+    #[command(flatten)]
+    sandbox: super::SandboxFlags,
     #[command(flatten)]
     pacing: super::Pacing,
 }
@@ -53,11 +47,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     let request = ApplyRequest {
         paths: if plan_file.is_some() { Vec::new() } else { args.paths },
         plan_file,
-        connect: ConnectOptions {
-            sandbox: args.sandbox.then(PathBuf::new),
-            sandbox_state: args.sandbox_state,
-            ..args.pacing.connect(global)
-        },
+        connect: args.sandbox.connect(&args.pacing, global),
         options: args.scope.options(),
         apply: ApplyOptions { keep_going: args.keep_going, secrets_out: args.secrets_out },
     };

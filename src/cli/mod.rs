@@ -125,6 +125,30 @@ impl Pacing {
     }
 }
 
+/// `--sandbox` for commands that read manifests (plan, apply): an in-process sandbox instead of the API.
+#[derive(Args, Clone)]
+pub struct SandboxFlags {
+    /// Use an in-process sandbox seeded from the manifests' sandbox.json: no account needed.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// With --sandbox: load the sandbox's account from and save it to this file, so `apply --sandbox` and a
+    /// later `plan --sandbox` see the same account.
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub sandbox_state: Option<std::path::PathBuf>,
+}
+
+impl SandboxFlags {
+    /// Connection options for these flags, the pacing flags and the global ones.
+    pub fn connect(&self, pacing: &Pacing, global: &Global) -> skyform::session::ConnectOptions {
+        skyform::session::ConnectOptions {
+            // The seed's folder is found from the manifest paths by the engine.
+            sandbox: self.sandbox.then(std::path::PathBuf::new),
+            sandbox_state: self.sandbox_state.clone(),
+            ..pacing.connect(global)
+        }
+    }
+}
+
 /// What a new plan covers (plan, apply).
 #[derive(Args, Clone)]
 pub struct Scope {

@@ -5,7 +5,6 @@ use skyform::manifest::process_env;
 use skyform::plan::run::{run as plan, PlanRequest};
 use skyform::render::{render, Format};
 use skyform::resources::Kind;
-use skyform::session::ConnectOptions;
 use skyform::{Error, ErrorKind, Result};
 use std::path::PathBuf;
 
@@ -24,12 +23,8 @@ pub struct Args {
     detailed_exitcode: bool,
     #[command(flatten)]
     scope: super::Scope,
-    /// Run against an in-process sandbox seeded from the manifests' sandbox.json: no account needed.
-    #[arg(long)]
-    sandbox: bool,
-    /// With --sandbox: keep the sandbox's account in this file (shared with `apply --sandbox`).
-    #[arg(long, value_name = "FILE", requires = "sandbox")]
-    sandbox_state: Option<PathBuf>,
+    #[command(flatten)]
+    sandbox: super::SandboxFlags,
     /// The secrets file apply writes; its recorded `rotate_secret` tokens decide rotations.
     #[arg(long, value_name = "FILE")]
     secrets_out: Option<PathBuf>,
@@ -47,11 +42,7 @@ pub fn parse_kind(s: &str) -> std::result::Result<Kind, String> {
 pub fn run(args: Args, global: &Global) -> Result<i32> {
     let request = PlanRequest {
         paths: args.paths,
-        connect: ConnectOptions {
-            sandbox: args.sandbox.then(PathBuf::new),
-            sandbox_state: args.sandbox_state,
-            ..args.pacing.connect(global)
-        },
+        connect: args.sandbox.connect(&args.pacing, global),
         options: args.scope.options(),
         secrets_file: args.secrets_out,
     };

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_macros)] // a benchmark prints its figures
 //! Loading speed: 10,000 entries across 100 files (all kinds, texts from files, interpolation).
 //! Run: `cargo bench --bench load`. Prints the median of several runs; no assertion (see tests for behaviour).
 

@@ -1,3 +1,4 @@
+#![allow(clippy::disallowed_macros)] // a benchmark prints its figures
 //! Pacer throughput: how close to the key's budget the client runs without ever meeting a 429.
 //! A sandbox with `--rate-limit 600`; the client at its defaults (share 0.8 → 480 requests per minute).
 //! Run: `cargo bench --bench pacer` (takes a little over two minutes of real time: that is the budget).

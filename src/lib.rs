@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod manifest;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod resources;
 pub mod sandbox;

@@ -58,8 +58,9 @@ pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Err
                 "give a number above 0 and at most 1, e.g. 0.8 to leave a fifth of the budget to other integrations",
             ));
     }
-    let events: Option<EventSink> =
-        opts.verbose.then(|| Arc::new(|e: &ClientEvent| eprintln!("skyform: {e}")) as EventSink);
+    let events: Option<EventSink> = opts
+        .verbose
+        .then(|| Arc::new(|e: &ClientEvent| crate::redact::to_stderr(&format!("skyform: {e}\n"))) as EventSink);
     let (mut config, sandbox) = match &opts.sandbox {
         None => (ApiConfig::from_env(opts.api_url.as_deref(), env)?, None),
         Some(seed) => {

@@ -58,7 +58,12 @@ impl World {
 
     async fn apply_with(&self, req: ApplyRequest) -> Result<Applied, skyform::Error> {
         let key = self.sandbox.api_key().to_string();
-        let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
+        let env = move |k: &str| match k {
+            "SKYLIGHT_API_KEY" => Some(key.clone()),
+            "SKYFORM_SECRET_LAYLA_PASSWORD" => Some("correct-horse-battery".into()),
+            "SKYFORM_SECRET_M_PASSWORD" => Some("password-1".into()),
+            _ => None,
+        };
         run(&req, &env, &|_| {}, &|_| Ok(true), &|_| {}).await
     }
 
@@ -132,7 +137,7 @@ team:
   - email: layla@example.com
     name: Layla
     role: admin
-    password: correct-horse-battery
+    password: ${LAYLA_PASSWORD}
 campaigns:
   - name: Spring
     channel: whatsapp
@@ -369,7 +374,7 @@ async fn a_failure_half_way_is_reported_honestly_and_a_rerun_finishes_without_du
     let w = World::new("failure", json!({})).await;
     w.manifests(concat!(
         "agents:\n  - name: A\n    system_prompt: p\n  - name: B\n    system_prompt: p\n",
-        "team:\n  - email: m@example.com\n    name: M\n    role: admin\n    password: password-1\n",
+        "team:\n  - email: m@example.com\n    name: M\n    role: admin\n    password: ${M_PASSWORD}\n",
         "webhooks:\n",
         "  - name: W1\n    url: https://w.test\n    events: [message.sent]\n",
         "  - name: W2\n    url: https://w.test\n    events: [message.sent]\n",
@@ -413,7 +418,13 @@ async fn keep_going_runs_what_does_not_depend_on_the_failure() {
 }
 
 fn run_cli(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(BIN).args(args).current_dir(dir).stdin(std::process::Stdio::null()).output().unwrap()
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("SKYFORM_SECRET_HANA_INITIAL_PASSWORD", "hana-initial-pass")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
 }
 
 #[test]

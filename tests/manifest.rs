@@ -18,9 +18,9 @@ fn validate(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .arg("validate")
         .args(args)
         .current_dir(dir)
-        .env_remove("SKYFORM_FIXTURE_UNSET_HOST")
-        .env_remove("CRM_WEBHOOK_URL")
-        .env_remove("HANA_INITIAL_PASSWORD")
+        .env_remove("SKYFORM_VAR_FIXTURE_UNSET_HOST")
+        .env_remove("SKYFORM_VAR_CRM_WEBHOOK_URL")
+        .env_remove("SKYFORM_SECRET_HANA_INITIAL_PASSWORD")
         .output()
         .expect("skyform runs");
     (
@@ -72,7 +72,7 @@ fn a_20_mb_manifest_is_refused_unread() {
     std::fs::write(dir.join("big/agents.yaml"), line.repeat(20 * 1024 * 1024 / line.len())).unwrap();
     let (code, _, err) = validate(&dir, &["big"]);
     assert_eq!(code, 1);
-    assert_eq!(err, "big/agents.yaml: the manifest is 20.0 MiB; the limit is 4.0 MiB\n  hint: split it into smaller files\n1 problem in 1 file\n");
+    assert_eq!(err, "big/agents.yaml: the manifest is larger than 4.0 MiB\n  hint: split it into smaller files\n1 problem in 1 file\n");
 }
 
 #[cfg(unix)]
@@ -139,7 +139,7 @@ fn the_schema_accepts_every_example_file_and_refuses_unknown_keys() {
 #[test]
 fn loaded_values_keep_their_file_line_and_column_and_texts_are_resolved() {
     let acme = root().join("examples/acme");
-    let env = |name: &str| (name == "CRM_WEBHOOK_URL").then(|| "https://crm.test/hook".to_string());
+    let env = |name: &str| (name == "SKYFORM_VAR_CRM_WEBHOOK_URL").then(|| "https://crm.test/hook".to_string());
     let set = manifest::load(std::slice::from_ref(&acme), &env).expect("acme loads");
     let sales = set.agents.iter().find(|a| a.name == "Sales Assistant").unwrap();
     assert_eq!(sales.origin.file.as_path(), acme.join("agents.yaml"));
@@ -163,13 +163,16 @@ fn loaded_values_keep_their_file_line_and_column_and_texts_are_resolved() {
 #[test]
 fn passwords_never_show_in_debug_output() {
     let acme = root().join("examples/acme");
-    let env = |name: &str| (name == "HANA_INITIAL_PASSWORD").then(|| "s3cret-Hana-pass".to_string());
+    let env = |name: &str| (name == "SKYFORM_SECRET_HANA_INITIAL_PASSWORD").then(|| "s3cret-Hana-pass".to_string());
     let set = manifest::load(&[acme], &env).unwrap();
     let hana = set.team.iter().find(|m| m.email == "hana@acme.example").unwrap();
-    assert_eq!(hana.password.as_ref().unwrap().expose(), "s3cret-Hana-pass");
-    let debug = format!("{set:?}");
-    assert!(!debug.contains("s3cret-Hana-pass"));
-    assert!(debug.contains("(sensitive)"));
+    // Loading keeps the reference; the value is read only when a create needs it.
+    let password = hana.password.as_ref().unwrap();
+    assert_eq!(password.var, "HANA_INITIAL_PASSWORD");
+    assert!(!format!("{set:?}").contains("s3cret-Hana-pass"));
+    let value = password.resolve(&env).unwrap();
+    assert_eq!(value.expose(), "s3cret-Hana-pass");
+    assert_eq!(format!("{value:?}"), "(sensitive)");
 }
 
 #[test]

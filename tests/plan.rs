@@ -434,7 +434,7 @@ fn matching_manifests_exit_0_with_detailed_exitcode() {
     let out = Command::new(BIN)
         .args(["plan", "--sandbox", "--detailed-exitcode"])
         .arg(&dir)
-        .env_remove("CRM_WEBHOOK_URL")
+        .env_remove("SKYFORM_VAR_CRM_WEBHOOK_URL")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -448,7 +448,7 @@ fn the_command_line_exits_2_for_changes_and_saves_a_plan_without_secrets() {
     let out = Command::new(BIN)
         .args(["plan", "--sandbox", "examples/acme", "--detailed-exitcode", "--color", "always", "--out"])
         .arg(&out_file)
-        .env("HANA_INITIAL_PASSWORD", "Sup3r-Secret-Passw0rd")
+        .env("SKYFORM_SECRET_HANA_INITIAL_PASSWORD", "Sup3r-Secret-Passw0rd")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();

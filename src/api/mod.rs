@@ -45,7 +45,7 @@ use transport::{Retry, Transport};
 
 /// The public API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://dashboard.skylightchat.com/api/v1";
-pub const KEY_VAR: &str = "SKYLIGHT_API_KEY";
+pub const KEY_VAR: &str = crate::manifest::API_KEY_VAR;
 pub const URL_VAR: &str = "SKYLIGHT_API_URL";
 
 /// The API key. `Debug` and `Display` never show it; only the request header sees it.
@@ -53,8 +53,11 @@ pub const URL_VAR: &str = "SKYLIGHT_API_URL";
 pub struct ApiKey(Arc<str>);
 
 impl ApiKey {
+    /// The key; registered with the scrubber, so no text skyform prints can carry it.
     pub fn new(key: impl Into<String>) -> Self {
-        ApiKey(Arc::from(key.into().trim()))
+        let key = key.into();
+        crate::redact::register(key.trim());
+        ApiKey(Arc::from(key.trim()))
     }
 
     fn header(&self) -> reqwest::header::HeaderValue {
@@ -121,18 +124,27 @@ impl ApiConfig {
     }
 }
 
-/// `https://` anywhere; plain `http://` only to this machine.
+/// `https://` anywhere; plain `http://` only to this machine; never credentials in the URL (the key is sent
+/// in a header, and reqwest would send them as Basic auth). Errors show the URL without credentials.
 pub fn check_base_url(base: &str) -> Result<(), Error> {
+    let shown = crate::redact::url_for_display(base);
     let url = reqwest::Url::parse(base).map_err(|e| {
-        Error::new(ErrorKind::Usage, format!("`{base}` is not a URL ({e})"))
+        Error::new(ErrorKind::Usage, format!("the API URL {shown} is not a URL ({e})"))
             .with_hint(format!("the API URL looks like {DEFAULT_BASE_URL}"))
     })?;
-    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
-    let loopback =
-        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !url.username().is_empty() || url.password().is_some() {
+        if let Some(p) = url.password() {
+            crate::redact::register(p);
+        }
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("the API URL {shown} has credentials in it (user:…@); skyform does not send them"),
+        )
+        .with_hint("remove them: the key comes from SKYLIGHT_API_KEY and travels in the X-Api-Key header"));
+    }
     match url.scheme() {
         "https" => Ok(()),
-        "http" if loopback => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
         "http" => Err(Error::new(
             ErrorKind::Refused,
             format!(
@@ -141,9 +153,14 @@ pub fn check_base_url(base: &str) -> Result<(), Error> {
             ),
         )
         .with_hint("use https://, or http:// only to 127.0.0.1/localhost (the sandbox)")),
-        other => Err(Error::new(ErrorKind::Usage, format!("unsupported URL scheme `{other}` in `{base}`"))
+        other => Err(Error::new(ErrorKind::Usage, format!("unsupported URL scheme `{other}` in {shown}"))
             .with_hint("use https://")),
     }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Something the client did that a person may want to see at `-v`. Never contains the key.
@@ -242,12 +259,21 @@ impl ReadClient {
     /// With a sink for retries, throttling and adoptions (shown at `-v`).
     pub fn with_events(config: ApiConfig, events: Option<EventSink>) -> Result<Self, Error> {
         check_base_url(&config.base_url)?;
-        let http = reqwest::Client::builder()
+        // A JSON API never redirects: a 3xx is an error naming its target, never followed with the key
+        // (reqwest strips `Authorization` across hosts, but not `X-Api-Key`).
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("skyform/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot build the HTTP client: {e}")))?;
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("skyform/", env!("CARGO_PKG_VERSION")));
+        if config.base_url.starts_with("http://") {
+            // Plain http is allowed only to this machine, and never through a proxy: HTTP_PROXY or
+            // ALL_PROXY would carry the key in clear to another host. HTTPS_PROXY for https is fine: the
+            // key stays inside TLS.
+            builder = builder.no_proxy();
+        }
+        let http =
+            builder.build().map_err(|e| Error::new(ErrorKind::Io, format!("cannot build the HTTP client: {e}")))?;
         let t = Transport {
             http,
             base: config.base_url.trim_end_matches('/').to_string(),

@@ -97,6 +97,16 @@ impl Transport {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         self.pacer.observe(Some(rate_headers(&headers)), Instant::now());
+        if (300..400).contains(&status) {
+            let target = headers.get("location").and_then(|l| l.to_str().ok()).unwrap_or("(no Location)");
+            return Err(fail(
+                Failure::Status(status),
+                format!(
+                    "a redirect to {}, which skyform does not follow (the API key would go along); check --api-url",
+                    crate::redact::untrusted(&crate::redact::url_for_display(target), 200)
+                ),
+            ));
+        }
         let bytes = match res.bytes().await {
             Ok(b) => b,
             Err(e) => {
@@ -109,27 +119,28 @@ impl Transport {
         } else {
             match serde_json::from_slice(&bytes) {
                 Ok(v) => v,
-                Err(_) if status >= 400 => Value::Null,
+                Err(_) if status >= 300 => Value::Null,
                 Err(e) => return Err(fail(Failure::Decode, format!("not JSON ({e})"))),
             }
         };
         let failed = status >= 400 || body.get("success") == Some(&Value::Bool(false));
         if failed {
+            // Server text is untrusted: an echoing server must not make skyform print the key.
             let mut err = fail(
                 Failure::Status(status),
-                body.get("message").and_then(Value::as_str).map_or_else(|| reason(status), str::to_string),
+                body.get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| reason(status), |m| crate::redact::untrusted(m, MAX_SERVER_TEXT)),
             );
             if let Some(Value::Object(fields)) = body.get("errors") {
                 err.field_errors = fields
                     .iter()
                     .map(|(k, v)| {
                         let msgs = match v {
-                            Value::Array(a) => {
-                                a.iter().map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_string)).collect()
-                            }
-                            other => vec![other.as_str().map_or_else(|| other.to_string(), str::to_string)],
+                            Value::Array(a) => a.iter().take(20).map(server_text).collect(),
+                            other => vec![server_text(other)],
                         };
-                        (k.clone(), msgs)
+                        (crate::redact::untrusted(k, 100), msgs)
                     })
                     .collect();
             }
@@ -222,6 +233,13 @@ impl Transport {
     }
 }
 
+/// At most this many characters of a server's message are shown.
+const MAX_SERVER_TEXT: usize = 300;
+
+fn server_text(v: &Value) -> String {
+    crate::redact::untrusted(&v.as_str().map_or_else(|| v.to_string(), str::to_string), MAX_SERVER_TEXT)
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing",
@@ -237,6 +255,10 @@ fn reason(status: u16) -> String {
 
 /// reqwest's error chain, without the URL (it names the host, which is fine, but the chain is clearer).
 fn transport_cause(e: &reqwest::Error) -> String {
+    crate::redact::untrusted(&transport_chain(e), MAX_SERVER_TEXT)
+}
+
+fn transport_chain(e: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = source {

@@ -5,6 +5,7 @@ pub mod run;
 pub mod secrets;
 
 use crate::api::{ApiError, ReadClient, WriteClient};
+use crate::manifest::problem::Problems;
 use crate::manifest::ManifestSet;
 use crate::plan::{build, live_fingerprint, manifest_digest, Change, Op, Plan, PlanOptions, Target, FORMAT_VERSION};
 use crate::resources::agent::AgentSpec;
@@ -12,7 +13,7 @@ use crate::resources::campaign::{CampaignAction, CampaignSpec};
 use crate::resources::knowledge::KnowledgeEntrySpec;
 use crate::resources::team::TeamMemberSpec;
 use crate::resources::webhook::WebhookSpec;
-use crate::resources::{Ensure, Entry, Kind, Lookups, Managed, Resource};
+use crate::resources::{Ensure, Entry, Kind, Lookups, Managed, Resource, Secrets};
 use crate::{Error, ErrorKind};
 use secrets::SecretsFile;
 use std::collections::{HashMap, HashSet};
@@ -222,6 +223,62 @@ pub async fn check_saved(plan: &Plan, set: &ManifestSet, client: &ReadClient, lo
     }
 }
 
+/// The secret values the plan's creates send (team passwords), read from `SKYFORM_SECRET_*` now, before any
+/// request: a create whose secret is not set is a located error, and nothing is sent. Plans and applies that
+/// create nothing secret never need the variables.
+pub fn resolve_secrets(plan: &Plan, set: &ManifestSet, env: crate::manifest::Env) -> Result<Secrets, Error> {
+    fn refs<S: Managed>(
+        set: &ManifestSet,
+        key: &str,
+        env: crate::manifest::Env,
+        out: &mut Secrets,
+        problems: &mut Problems,
+    ) where
+        ManifestSet: EntriesOf<S>,
+    {
+        let Some(e) = entry(entries::<S>(set), key) else { return };
+        for (field, r) in e.secret_refs() {
+            match r.resolve(env) {
+                Some(v) if v.expose().chars().count() < 8 => problems.push(
+                    e.origin()
+                        .problem(field, format!("{} is shorter than 8 characters, the API's minimum", r.env_var())),
+                ),
+                Some(v) => {
+                    out.insert(r.var.clone(), v);
+                }
+                None => problems.push(
+                    e.origin()
+                        .problem(
+                            field,
+                            format!(
+                                "{} `{key}` is created by this plan and needs `{field}`: {} is not set",
+                                S::R::KIND.singular(),
+                                r.env_var()
+                            ),
+                        )
+                        .hint(format!(
+                            "export {} where skyform applies (a CI secret); nothing was changed",
+                            r.env_var()
+                        )),
+                ),
+            }
+        }
+    }
+    let mut out = Secrets::new();
+    let mut problems = Problems::default();
+    for c in plan.changes.iter().filter(|c| c.op == Op::Create) {
+        with_kind!(c.kind, S => refs::<S>(set, &c.key, env, &mut out, &mut problems));
+    }
+    if problems.is_empty() {
+        return Ok(out);
+    }
+    for (file, text) in &set.sources {
+        problems.keep_source(file, text);
+    }
+    problems.sort();
+    Err(Error::problems(&problems))
+}
+
 /// Which earlier changes each change waits for: the same object's earlier changes (create before its
 /// actions), and for agent deletes every `set-default` (the old default goes only after the new one is set).
 fn dependencies(changes: &[Change]) -> Vec<Vec<usize>> {
@@ -247,7 +304,9 @@ struct Ctx {
     lookups: Lookups,
     /// Ids of objects created during this apply, for their later actions.
     created: Mutex<HashMap<(Kind, String), u64>>,
-    secrets: Option<Mutex<SecretsFile>>,
+    secrets_file: Option<Mutex<SecretsFile>>,
+    /// Secret values the plan's creates send (passwords), resolved before the first request.
+    secrets: Secrets,
 }
 
 fn entry<'a, S: Entry>(list: &'a [S], key: &str) -> Option<&'a S> {
@@ -295,7 +354,7 @@ where
     match c.op {
         Op::Create => {
             let e = need_entry()?;
-            let body = e.body(&e.desired(&ctx.lookups).map_err(|p| p.message)?, true);
+            let body = e.body(&e.desired(&ctx.lookups).map_err(|p| p.message)?, true, &ctx.secrets);
             let created = ctx.client.create::<S::R>(&c.key, &body).await.map_err(api)?;
             let new_id = <S::R as Resource>::live_id(&created.live);
             ctx.created.lock().unwrap_or_else(|p| p.into_inner()).insert((c.kind, c.key.clone()), new_id);
@@ -306,7 +365,7 @@ where
         }
         Op::Update => {
             let e = need_entry()?;
-            let body = e.body(&e.desired(&ctx.lookups).map_err(|p| p.message)?, false);
+            let body = e.body(&e.desired(&ctx.lookups).map_err(|p| p.message)?, false, &ctx.secrets);
             ctx.client.update::<S::R>(need_id()?, &body).await.map_err(api)?;
         }
         Op::Delete => ctx.client.delete::<S::R>(need_id()?).await.map_err(api)?,
@@ -345,7 +404,7 @@ fn record_secret(
     secret: &crate::resources::Secret,
     token: Option<&str>,
 ) -> Result<(), String> {
-    match &ctx.secrets {
+    match &ctx.secrets_file {
         Some(file) => {
             file.lock().unwrap_or_else(|p| p.into_inner()).record(name, id, secret, token).map_err(|e| e.message)
         }
@@ -360,12 +419,13 @@ pub async fn execute_plan(
     set: Arc<ManifestSet>,
     client: &WriteClient,
     lookups: Lookups,
+    secrets: Secrets,
     opts: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ApplyReport, Error> {
     let started = Instant::now();
     let before = client.stats();
-    let secrets = match &opts.secrets_out {
+    let secrets_file = match &opts.secrets_out {
         Some(p) => Some(Mutex::new(SecretsFile::open(p)?)),
         None => None,
     };
@@ -374,6 +434,7 @@ pub async fn execute_plan(
         set: set.clone(),
         lookups,
         created: Mutex::new(HashMap::new()),
+        secrets_file,
         secrets,
     });
     let changes = plan.changes.clone();

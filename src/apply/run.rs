@@ -1,7 +1,7 @@
 //! `apply` as a whole: load the manifests, connect, take a fresh plan or check a saved one, refuse what may
 //! not run, confirm, execute, verify. The command file only prompts and prints.
 
-use super::{check_saved, execute_plan, preflight, ApplyOptions, ApplyReport, Progress};
+use super::{check_saved, execute_plan, preflight, resolve_secrets, ApplyOptions, ApplyReport, Progress};
 use crate::api::WriteClient;
 use crate::manifest::{self, Env};
 use crate::plan::{build, fetch_lookups, Plan, PlanError, PlanOptions};
@@ -84,6 +84,7 @@ pub async fn run(
     };
     show(&plan);
     preflight(&plan, &req.apply)?;
+    let secrets = resolve_secrets(&plan, &set, env)?;
     if !plan.has_changes() {
         return Ok(Applied { plan, report: None });
     }
@@ -91,7 +92,7 @@ pub async fn run(
         return Err(Error::new(ErrorKind::Refused, "apply cancelled; nothing was changed"));
     }
     let lookups = fetch_lookups(&set, &client).await?;
-    let report = execute_plan(&plan, set, &client, lookups, &req.apply, progress).await?;
+    let report = execute_plan(&plan, set, &client, lookups, secrets, &req.apply, progress).await?;
     drop(session);
     Ok(Applied { plan, report: Some(report) })
 }

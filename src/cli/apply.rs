@@ -54,7 +54,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     let color = global.color_stdout();
     let quiet = global.quiet;
     let auto = args.auto_approve;
-    let show = |plan: &skyform::plan::Plan| print!("{}", render(plan, Format::Human, color));
+    let show = |plan: &skyform::plan::Plan| skyform::redact::to_stdout(&render(plan, Format::Human, color));
     let confirm = |plan: &skyform::plan::Plan| -> Result<bool> {
         if auto {
             return Ok(true);
@@ -66,7 +66,10 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             )
             .with_hint("review the plan above, then pass --auto-approve (as CD pipelines do)"));
         }
-        eprint!("\nApply these {} changes? Only `yes` is accepted: ", plan.summary.api_calls);
+        skyform::redact::to_stderr(&format!(
+            "\nApply these {} changes? Only `yes` is accepted: ",
+            plan.summary.api_calls
+        ));
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
@@ -90,22 +93,26 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             let filled = done * width / total.max(1);
             let end = if done == total { "\n" } else { "" };
             if matches!(status, Status::Failed(_)) {
-                eprintln!("\r\x1b[2K{line}");
+                skyform::redact::to_stderr(&format!("\r\x1b[2K{line}\n"));
             }
-            eprint!("\r\x1b[2K[{}{}] {done}/{total} {line}{end}", "#".repeat(filled), " ".repeat(width - filled));
+            skyform::redact::to_stderr(&format!(
+                "\r\x1b[2K[{}{}] {done}/{total} {line}{end}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            ));
         } else {
-            eprintln!("[{done}/{total}] {line}");
+            skyform::redact::to_stderr(&format!("[{done}/{total}] {line}\n"));
         }
     };
     let applied = super::runtime()?.block_on(apply(&request, &process_env, &show, &confirm, &progress))?;
     match applied.report {
         None => {
             let refused = applied.plan.summary.refused;
-            println!("Nothing to apply.");
+            skyform::redact::to_stdout("Nothing to apply.\n");
             Ok(if refused > 0 { 1 } else { 0 })
         }
         Some(report) => {
-            print!("\n{}", report.render());
+            skyform::redact::to_stdout(&format!("\n{}", report.render()));
             Ok(if report.success() { 0 } else { 1 })
         }
     }

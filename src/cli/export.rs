@@ -38,17 +38,17 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         export(&client, &opts).await
     })?;
     for s in &report.skipped {
-        eprintln!("skyform: {s}");
+        skyform::redact::to_stderr(&format!("skyform: {s}\n"));
     }
     if !global.quiet {
         let counts: Vec<String> = report.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        eprintln!(
-            "exported {} to {} ({} files); check it with: skyform plan {}",
+        skyform::redact::to_stderr(&format!(
+            "exported {} to {} ({} files); check it with: skyform plan {}\n",
             counts.join(", "),
             args.out.display(),
             report.files.len(),
             args.out.display()
-        );
+        ));
     }
     Ok(0)
 }

@@ -91,7 +91,7 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{e}");
+            skyform::redact::to_stderr(&format!("{e}\n"));
             e.exit_code()
         }
     }

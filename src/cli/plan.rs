@@ -47,12 +47,16 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         secrets_file: args.secrets_out,
     };
     let plan = super::runtime()?.block_on(plan(&request, &process_env))?;
-    print!("{}", render(&plan, args.format, global.color_stdout()));
+    skyform::redact::to_stdout(&render(&plan, args.format, global.color_stdout()));
     if let Some(path) = &args.out {
-        std::fs::write(path, skyform::render::json(&plan))
+        std::fs::write(path, skyform::redact::scrub(&skyform::render::json(&plan)).as_bytes())
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot write the plan to {}: {e}", path.display())))?;
         if !global.quiet {
-            eprintln!("plan saved to {}; apply it with: skyform apply {}", path.display(), path.display());
+            skyform::redact::to_stderr(&format!(
+                "plan saved to {}; apply it with: skyform apply {}\n",
+                path.display(),
+                path.display()
+            ));
         }
     }
     if !plan.blocked.is_empty() {

@@ -107,7 +107,10 @@ pub fn run(args: Args) -> Result<i32> {
         let _ = writeln!(out, "listening on {} (api key: {})", sandbox.url(), sandbox.api_key());
         let _ = out.flush();
         drop(out);
-        eprintln!("control endpoints: {}/_sandbox/{{requests,faults,latency,state}}; Ctrl-C stops", sandbox.root_url());
+        skyform::redact::to_stderr(&format!(
+            "control endpoints: {}/_sandbox/{{requests,faults,latency,state}}; Ctrl-C stops\n",
+            sandbox.root_url()
+        ));
         sandbox.run_until(shutdown_signal()).await;
         Ok(0)
     })

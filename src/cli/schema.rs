@@ -11,9 +11,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<i32> {
     if args.plan {
-        print!("{}", skyform::plan::plan_schema());
+        skyform::redact::to_stdout(&skyform::plan::plan_schema());
     } else {
-        print!("{}", skyform::manifest::schema::manifest_schema());
+        skyform::redact::to_stdout(&skyform::manifest::schema::manifest_schema());
     }
     Ok(0)
 }

@@ -15,11 +15,11 @@ pub fn run(args: Args) -> Result<i32> {
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
     match manifest::load(&paths, &process_env) {
         Ok(set) => {
-            println!("ok: {}", set.summary());
+            skyform::redact::to_stdout(&format!("ok: {}\n", set.summary()));
             Ok(0)
         }
         Err(problems) => {
-            eprint!("{}", problems.render());
+            skyform::redact::to_stderr(&problems.render());
             Ok(1)
         }
     }

@@ -96,8 +96,16 @@ impl ManifestSet {
 /// Interpolation with no variables set, as the loader applies it (for tests of writers of manifests).
 #[doc(hidden)]
 pub fn interpolate_for_tests(s: &str) -> String {
-    interpolate::interpolate(s, &|_| None).unwrap_or_else(|_| s.to_string())
+    interpolate::interpolate(s, &interpolate::Vars { env: &|_| None, api_key: None }).unwrap_or_else(|_| s.to_string())
 }
+
+pub use interpolate::{secret_reference, InterpolationError, SECRET_PREFIX, VAR_PREFIX};
+
+/// The environment variable holding the API key: never interpolated, and no interpolated value may
+/// contain its value.
+pub const API_KEY_VAR: &str = "SKYLIGHT_API_KEY";
+/// The file, in any manifest folder, that lists (in gitignore syntax) what is not a manifest.
+pub const IGNORE_FILE: &str = ".skyformignore";
 
 /// Where variables come from: the process environment, or a map in tests.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -111,21 +119,26 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     let mut problems = Problems::default();
     let mut set = ManifestSet::default();
     let mut prompt_origins: HashMap<String, Origin> = HashMap::new();
+    let vars = interpolate::Vars { env, api_key: env(API_KEY_VAR).filter(|k| !k.trim().is_empty()) };
 
     for (root, file) in manifest_files(paths, &mut problems) {
         set.files.push(file.clone());
-        let Some(text) = read_text(&file, MAX_MANIFEST_BYTES, "manifest", &mut problems) else {
+        let Some(text) = read_text(&file, &root, MAX_MANIFEST_BYTES, "manifest", &mut problems) else {
             continue;
         };
-        problems.keep_source(&file, &text);
-        set.sources.insert(file.clone(), text.clone());
         let ctx = FileCtx { file: Arc::new(file.clone()), root: Arc::new(root) };
+        // A file is quoted in messages only once it is known to be a manifest: the text of anything else
+        // (a stray file, a symlink's target) is never echoed.
         let node = match yaml::parse(&text) {
             Err(e) => {
                 problems.push(from_yaml(&file, e));
                 continue;
             }
             Ok((node, duplicates)) => {
+                if node.as_ref().is_some_and(is_manifest) {
+                    problems.keep_source(&file, &text);
+                    set.sources.insert(file.clone(), text.clone());
+                }
                 duplicates.into_iter().for_each(|e| problems.push(from_yaml(&file, e)));
                 node
             }
@@ -137,7 +150,11 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
             );
             continue;
         };
-        interpolate_all(&mut node, env, &file, &mut problems);
+        if !is_manifest(&node) {
+            problems.push(not_a_manifest(&file, &node));
+            continue;
+        }
+        interpolate_all(&mut node, &vars, &file, &mut problems);
         read_sections(&node, &ctx, &mut set, &mut prompt_origins, &mut problems);
     }
 
@@ -165,13 +182,50 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     }
 }
 
+/// A mapping with at least one section, or a key that is a misspelt section: anything else is some other
+/// YAML file.
+fn is_manifest(node: &Node) -> bool {
+    match &node.kind {
+        yaml::Kind::Map(sections) => sections
+            .iter()
+            .filter_map(|(k, _)| k.as_str())
+            .any(|s| SECTIONS.contains(&s) || closest(s, SECTIONS).is_some()),
+        _ => false,
+    }
+}
+
+/// What is wrong with a YAML file that is not a manifest, without a word of its content.
+fn not_a_manifest(file: &Path, node: &Node) -> Problem {
+    let hint = format!(
+        "a manifest has top-level sections ({}); to keep other YAML beside manifests, list it in a {IGNORE_FILE} file",
+        SECTIONS.join(", ")
+    );
+    let found = match &node.kind {
+        yaml::Kind::Map(_) => "a mapping without any section".to_string(),
+        _ => node.describe().to_string(),
+    };
+    Problem::at(file, node.pos, format!("not a skyform manifest: expected a mapping of sections, found {found}"))
+        .hint(hint)
+}
+
 struct FileCtx {
     file: Arc<PathBuf>,
     /// `{file:}` paths may not leave this folder.
     root: Arc<PathBuf>,
 }
 
+/// `*.yaml` or `*.yml`, in any case (`C.YAML`, `Team.Yml`).
+pub fn looks_like_yaml(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
 /// Every manifest file under the paths, each with its root: the folder given, or a given file's folder.
+///
+/// Nothing is narrowed silently: a YAML-named entry that cannot be a manifest (not a regular file, a
+/// symlink leading outside the root, unreadable) and a folder that cannot be read are problems that name
+/// them. What is deliberately not a manifest: names starting with `.` and what `.skyformignore` lists.
 fn manifest_files(paths: &[PathBuf], problems: &mut Problems) -> Vec<(PathBuf, PathBuf)> {
     let mut out = Vec::new();
     for path in paths {
@@ -181,41 +235,142 @@ fn manifest_files(paths: &[PathBuf], problems: &mut Problems) -> Vec<(PathBuf, P
                     .hint("pass manifest files or folders that exist"),
             ),
             Ok(m) if m.is_dir() => {
-                let mut found = Vec::new();
-                walk(path, &mut found);
-                found.sort();
-                if found.is_empty() {
-                    problems.push(Problem::file(path, "no *.yaml or *.yml files in this folder"));
+                let before = out.len();
+                walk(path, &mut out, problems);
+                if out.len() == before && problems.is_empty() {
+                    problems.push(Problem::file(path, "no *.yaml or *.yml manifests in this folder").hint(format!(
+                        "write manifests here, or adopt an existing account with `skyform export --out {}`",
+                        path.display()
+                    )));
                 }
-                out.extend(found.into_iter().map(|f| (path.clone(), f)));
             }
-            Ok(_) => {
+            Ok(m) => {
                 let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-                out.push((root, path.clone()));
+                if m.is_file() {
+                    out.push((root, path.clone()));
+                } else {
+                    problems.push(Problem::file(path, format!("not a regular file ({})", file_kind(&m.file_type()))));
+                }
             }
         }
     }
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// The folder walk: `.skyformignore` honoured, hidden names skipped, symlinks followed only inside `root`.
+fn walk(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, problems: &mut Problems) {
+    let Ok(real_root) = std::fs::canonicalize(root) else {
+        problems.push(Problem::file(root, "cannot read this folder"));
         return;
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue; // .git, editor folders
+    let refused: Arc<std::sync::Mutex<Vec<Problem>>> = Arc::default();
+    let sink = refused.clone();
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .hidden(true)
+        .follow_links(true)
+        .add_custom_ignore_filename(IGNORE_FILE)
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .filter_entry(move |e| {
+            if !e.path_is_symlink() {
+                return true;
+            }
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            match std::fs::canonicalize(e.path()) {
+                Ok(real) if real.starts_with(&real_root) => true,
+                Ok(_) => {
+                    if is_dir || looks_like_yaml(e.path()) {
+                        sink.lock().unwrap_or_else(|p| p.into_inner()).push(
+                            Problem::file(e.path(), "this symlink leads outside the manifest folder: it is not read")
+                                .hint(format!(
+                                    "manifests must live inside the folder you pass; or list it in {IGNORE_FILE}"
+                                )),
+                        );
+                    }
+                    false
+                }
+                Err(_) => true, // dangling: the walk reports it, if it matters
+            }
+        })
+        .build();
+    let mut found = Vec::new();
+    for entry in walker {
+        match entry {
+            Err(e) => {
+                if let Some(p) = walk_problem(root, &e) {
+                    problems.push(p);
+                }
+            }
+            Ok(e) => {
+                let Some(kind) = e.file_type() else { continue };
+                if kind.is_dir() || !looks_like_yaml(e.path()) {
+                    continue;
+                }
+                if kind.is_file() {
+                    found.push(e.into_path());
+                } else {
+                    problems.push(
+                        Problem::file(e.path(), format!("not a regular file ({}): it is not read", file_kind(&kind)))
+                            .hint(format!("manifests are regular files; remove it or list it in {IGNORE_FILE}")),
+                    );
+                }
+            }
         }
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            walk(&path, out); // symlinked folders are not followed: no loops, no escapes
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            out.push(path);
+    }
+    refused.lock().unwrap_or_else(|p| p.into_inner()).drain(..).for_each(|p| problems.push(p));
+    found.sort();
+    out.extend(found.into_iter().map(|f| (root.to_path_buf(), f)));
+}
+
+/// A walk error as a problem, or None for what does not matter (a dangling symlink that is not YAML).
+fn walk_problem(root: &Path, e: &ignore::Error) -> Option<Problem> {
+    fn parts(e: &ignore::Error) -> (Option<&Path>, Option<&std::io::Error>, Option<String>) {
+        match e {
+            ignore::Error::WithPath { path, err } => {
+                let (_, io, other) = parts(err);
+                (Some(path.as_path()), io, other)
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => parts(err),
+            ignore::Error::Loop { child, .. } => (Some(child.as_path()), None, Some("a symlink loop".into())),
+            ignore::Error::Io(io) => (None, Some(io), None),
+            other => (None, None, Some(other.to_string())),
         }
+    }
+    let (path, io, other) = parts(e);
+    let path = path.unwrap_or(root);
+    if io.is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) && !looks_like_yaml(path) {
+        return None;
+    }
+    let reason = match (io, other) {
+        (Some(io), _) if io.kind() == std::io::ErrorKind::NotFound => "a symlink to nothing".to_string(),
+        (Some(io), _) => io_reason(io),
+        (None, Some(other)) => other,
+        (None, None) => "unreadable".into(),
+    };
+    Some(
+        Problem::file(path, format!("cannot read: {reason}; the manifests would be incomplete"))
+            .hint(format!("fix it, or list it in {IGNORE_FILE} if it holds no manifests")),
+    )
+}
+
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
     }
 }
 
@@ -227,39 +382,79 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Reads a UTF-8 text file of at most `max` bytes, or records why not.
-fn read_text(file: &Path, max: u64, what: &str, problems: &mut Problems) -> Option<String> {
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    if size > max {
+/// Opens a regular file for reading without ever blocking on a FIFO or device.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(std::io::Error::other(format!("not a regular file ({})", file_kind(&kind))));
+    }
+    Ok(file)
+}
+
+/// Reads a UTF-8 text file inside `root` of at most `max` bytes (counted as read, not as the file system
+/// reports), without a NUL byte; or records why not, never quoting the content.
+fn read_text(file: &Path, root: &Path, max: u64, what: &str, problems: &mut Problems) -> Option<String> {
+    use std::io::Read as _;
+    let (Ok(real_root), Ok(real)) = (std::fs::canonicalize(root), std::fs::canonicalize(file)) else {
+        problems.push(Problem::file(file, format!("cannot read: {}", "no such file or folder")));
+        return None;
+    };
+    if !real.starts_with(&real_root) {
         problems.push(
-            Problem::file(file, format!("the {what} is {}; the limit is {}", human_size(size), human_size(max)))
+            Problem::file(file, format!("this {what} leads outside the folder `{}`: it is not read", root.display()))
+                .hint("keep manifests and their texts inside the folder you pass to skyform (symlinks are followed)"),
+        );
+        return None;
+    }
+    let mut bytes = Vec::new();
+    let read = open_regular(&real).and_then(|f| f.take(max + 1).read_to_end(&mut bytes));
+    if let Err(e) = read {
+        problems.push(Problem::file(file, format!("cannot read: {}", io_reason(&e))));
+        return None;
+    }
+    if bytes.len() as u64 > max {
+        problems.push(
+            Problem::file(file, format!("the {what} is larger than {}", human_size(max)))
                 .hint("split it into smaller files"),
         );
         return None;
     }
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            problems.push(Problem::file(file, format!("cannot read: {}", io_reason(&e))));
-            return None;
-        }
-    };
+    if let Some(nul) = bytes.iter().position(|b| *b == 0) {
+        let pos = position_of(&bytes, nul);
+        problems.push(
+            Problem::at(file, pos, format!("the {what} contains a NUL byte (line {}): it is not text", pos.line))
+                .hint("save it as UTF-8 text; binary files cannot be manifests or texts"),
+        );
+        return None;
+    }
     match String::from_utf8(bytes) {
         Ok(s) => Some(s.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(s)),
         Err(e) => {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|b| **b == b'\n').count() as u32 + 1;
-            let col = String::from_utf8_lossy(&valid[valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1)..])
-                .chars()
-                .count() as u32
-                + 1;
+            let pos = position_of(e.as_bytes(), e.utf8_error().valid_up_to());
             problems.push(
-                Problem::at(file, Pos { line, col }, format!("the {what} is not UTF-8 (invalid byte at line {line})"))
+                Problem::at(file, pos, format!("the {what} is not UTF-8 (invalid byte at line {})", pos.line))
                     .hint("save the file as UTF-8"),
             );
             None
         }
     }
+}
+
+/// The line and column of a byte offset.
+fn position_of(bytes: &[u8], offset: usize) -> Pos {
+    let valid = &bytes[..offset];
+    let line = valid.iter().filter(|b| **b == b'\n').count() as u32 + 1;
+    let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&valid[line_start..]).chars().count() as u32 + 1;
+    Pos { line, col }
 }
 
 fn human_size(bytes: u64) -> String {
@@ -278,22 +473,65 @@ fn from_yaml(file: &Path, e: yaml::YamlError) -> Problem {
     }
 }
 
-fn interpolate_all(node: &mut Node, env: Env, file: &Path, problems: &mut Problems) {
-    node.scalars_mut(&mut |value, style, pos| match interpolate::interpolate(value, env) {
-        Ok(v) => *value = v,
-        Err(errors) => {
-            for e in errors {
-                let before = &value.chars().take(e.offset).collect::<String>();
-                let col = match style {
-                    _ if before.contains('\n') => pos.col,
-                    Style::Plain => pos.col + e.offset as u32,
-                    Style::Quoted => pos.col + 1 + e.offset as u32,
-                    Style::Block => pos.col,
-                };
-                problems.push(Problem::at(file, Pos { line: pos.line, col }, e.message).hint(e.hint).len(e.len));
+/// Interpolates every scalar of a manifest: secret fields (see [`crate::resources::is_secret_field`]) must
+/// be bare references, left for the request that needs them; every other field reads `SKYFORM_VAR_*`.
+fn interpolate_all(root: &mut Node, vars: &interpolate::Vars, file: &Path, problems: &mut Problems) {
+    let yaml::Kind::Map(sections) = &mut root.kind else { return };
+    for (key, section) in sections.iter_mut() {
+        let section_name = key.as_str().unwrap_or("").to_string();
+        let yaml::Kind::Seq(entries) = &mut section.kind else {
+            interpolate_shown(section, vars, file, problems);
+            continue;
+        };
+        for entry in entries.iter_mut() {
+            let yaml::Kind::Map(fields) = &mut entry.kind else {
+                interpolate_shown(entry, vars, file, problems);
+                continue;
+            };
+            for (field, value) in fields.iter_mut() {
+                let secret = crate::resources::is_secret_field(&section_name, field.as_str().unwrap_or(""));
+                match &mut value.kind {
+                    yaml::Kind::Scalar { value: text, style } if secret => {
+                        if let Err(e) = interpolate::secret_reference(text) {
+                            // A literal where a reference belongs is a secret written down: never echo it.
+                            crate::redact::register(text);
+                            report_interpolation(file, problems, text, *style, value.pos, vec![e]);
+                            // Reported once, here; the load fails, so the placeholder is never used.
+                            *text = "${INVALID}".into();
+                        }
+                    }
+                    _ => interpolate_shown(value, vars, file, problems),
+                }
             }
         }
-    });
+    }
+}
+
+fn interpolate_shown(node: &mut Node, vars: &interpolate::Vars, file: &Path, problems: &mut Problems) {
+    node.scalars_mut(&mut |value, style, pos| match interpolate::interpolate(value, vars) {
+        Ok(v) => *value = v,
+        Err(errors) => report_interpolation(file, problems, value, style, pos, errors),
+    })
+}
+
+fn report_interpolation(
+    file: &Path,
+    problems: &mut Problems,
+    value: &str,
+    style: Style,
+    pos: Pos,
+    errors: Vec<interpolate::InterpolationError>,
+) {
+    for e in errors {
+        let before = &value.chars().take(e.offset).collect::<String>();
+        let col = match style {
+            _ if before.contains('\n') => pos.col,
+            Style::Plain => pos.col + e.offset as u32,
+            Style::Quoted => pos.col + 1 + e.offset as u32,
+            Style::Block => pos.col,
+        };
+        problems.push(Problem::at(file, Pos { line: pos.line, col }, e.message).hint(e.hint).len(e.len));
+    }
 }
 
 fn read_sections(
@@ -464,12 +702,8 @@ fn load_file_text(rel: &str, origin: &Origin, field: &str, problems: &mut Proble
         problems.push(escape());
         return None;
     }
-    if !real.is_file() {
-        problems.push(at(format!("`{rel}` is not a file")));
-        return None;
-    }
     let mut inner = Problems::default();
-    let text = read_text(&real, MAX_TEXT_BYTES, "text file", &mut inner);
+    let text = read_text(&real, &real_root, MAX_TEXT_BYTES, "text file", &mut inner);
     for p in inner.list {
         // Point at the manifest line that names the file, and say which file.
         let mut q = at(format!("{} ({})", p.message, path.display()));

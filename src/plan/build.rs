@@ -235,7 +235,7 @@ async fn plan_kind<S: Managed>(
                         sensitive: false,
                     })
                     .collect();
-                c.fields.extend(e.sensitive().into_iter().map(|f| FieldChange {
+                c.fields.extend(e.secret_refs().into_iter().map(|(f, _)| FieldChange {
                     field: f.into(),
                     old: None,
                     new: None,

@@ -74,7 +74,7 @@ fn webhook_events_are_a_set_and_active_is_the_default() {
 
 #[test]
 fn team_email_case_status_default_and_password_never_compared() {
-    let s: TeamMemberSpec = spec("email: Layla@Example.com\nname: Layla\nrole: admin\npassword: hunter22hunter\n");
+    let s: TeamMemberSpec = spec("email: Layla@Example.com\nname: Layla\nrole: admin\npassword: ${LAYLA_PASSWORD}\n");
     let l = json!({"id": 1, "name": "Layla", "email": "layla@example.com", "role": "admin"});
     same(&s, &live::<LiveTeamMember>(l), &Lookups::default());
 }

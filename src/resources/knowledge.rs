@@ -135,7 +135,7 @@ impl Entry for KnowledgeEntrySpec {
         }
         if let Some(url) = &self.url {
             if let Some((what, hint)) = https_problem(url) {
-                c.push(o.problem("url", format!("url `{url}` {what}")).hint(hint));
+                c.push(o.problem("url", format!("url `{}` {what}", crate::redact::url_for_display(url))).hint(hint));
             }
         }
         for (i, p) in self.products.iter().flatten().enumerate() {

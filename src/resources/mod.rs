@@ -169,17 +169,20 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-/// A value that must never be shown: team passwords. `Debug` prints `(sensitive)`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+/// A value that must never be shown: a resolved password, a webhook's signing secret. `Debug` prints
+/// `(sensitive)`, and every value made is registered with the scrubber ([`crate::redact`]), so no text
+/// skyform prints or saves can carry it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        let s = s.into();
+        crate::redact::register(&s);
+        Secret(s)
     }
 
-    /// The value, for the one place that sends it.
+    /// The value, for the one place that sends or stores it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -191,15 +194,48 @@ impl fmt::Debug for Secret {
     }
 }
 
-impl JsonSchema for Secret {
+/// Fields whose manifest value is a [`SecretRef`] rather than text: never interpolated into anything shown.
+pub fn is_secret_field(section: &str, field: &str) -> bool {
+    matches!((section, field), ("team", "password"))
+}
+
+/// A secret as a manifest writes it: `${NAME}`, a reference to the environment variable
+/// `SKYFORM_SECRET_NAME`, read only when a request that needs the value is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    /// `NAME` of `${NAME}`.
+    pub var: String,
+}
+
+impl SecretRef {
+    /// The environment variable that holds the value.
+    pub fn env_var(&self) -> String {
+        format!("{}{}", crate::manifest::SECRET_PREFIX, self.var)
+    }
+
+    /// The value, when the variable is set (and not empty).
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<Secret> {
+        env(&self.env_var()).filter(|v| !v.is_empty()).map(Secret::new)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::manifest::secret_reference(&s).map(|var| SecretRef { var }).map_err(|e| de::Error::custom(e.message))
+    }
+}
+
+impl JsonSchema for SecretRef {
     fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Secret".into()
+        "SecretRef".into()
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
+            "pattern": "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$",
             "writeOnly": true,
-            "description": "Write-only: sent on create, never compared or shown. Use ${VAR} rather than the value."
+            "description": "Write-only: `${NAME}`, read from the environment variable SKYFORM_SECRET_NAME when a create needs it; never compared, shown or saved."
         })
     }
 }
@@ -298,6 +334,12 @@ pub fn https_problem(url: &str) -> Option<(&'static str, &'static str)> {
         });
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.contains('@') {
+        return Some((
+            "has credentials in it (user:…@)",
+            "remove them: a URL in a manifest is shown in every plan; use a token the receiving service accepts in the path",
+        ));
+    }
     if host.is_empty() || host.contains(char::is_whitespace) {
         return Some(("has no host", "write a full URL such as https://example.com/hook"));
     }
@@ -514,8 +556,8 @@ pub trait Managed: Entry + Sized {
     /// (channels, lists) fail here with the entry's position.
     fn desired(&self, lookups: &Lookups) -> Result<Fields, Problem>;
     fn live_fields(live: &<Self::R as Resource>::Live) -> Fields;
-    /// Fields that are sent on create but never compared or shown (team passwords): their names.
-    fn sensitive(&self) -> Vec<&'static str> {
+    /// Secret fields this entry declares (team passwords): sent on create, never compared or shown.
+    fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
         Vec::new()
     }
     /// Why an update of this live object cannot be done (a running campaign, a changed KB type).
@@ -527,7 +569,8 @@ pub trait Managed: Entry + Sized {
         None
     }
     /// The request body of a create or update: every managed field (PUT merges or replaces; both work).
-    fn body(&self, fields: &Fields, _creating: bool) -> serde_json::Value {
+    /// `secrets` holds the values of the entry's secret references, resolved for this request.
+    fn body(&self, fields: &Fields, _creating: bool, _secrets: &Secrets) -> serde_json::Value {
         serde_json::Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
     }
     /// What of the entry decides actions but is not a field (default flag, state, rotation token), for the
@@ -544,6 +587,9 @@ pub trait Managed: Entry + Sized {
         Vec::new()
     }
 }
+
+/// Secret values resolved for the requests of one apply, by variable name (`NAME` of `${NAME}`).
+pub type Secrets = std::collections::BTreeMap<String, Secret>;
 
 /// What actions may depend on beyond the entry and its live object.
 #[derive(Debug, Default)]

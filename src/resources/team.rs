@@ -2,7 +2,7 @@
 //!
 //! `password` is write-only: sent on create, never compared, never shown. `email` cannot change.
 
-use super::{valid_email, Checks, Ensure, Entry, Origin, Secret};
+use super::{valid_email, Checks, Ensure, Entry, Origin, SecretRef};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -34,8 +34,9 @@ pub struct TeamMemberSpec {
     pub role: Option<Role>,
     /// `active` (default) or `inactive`.
     pub status: Option<MemberStatus>,
-    /// Needed only to create the member (at least 8 characters); never compared or shown.
-    pub password: Option<Secret>,
+    /// Needed only to create the member: `${NAME}`, read from SKYFORM_SECRET_NAME when the create is sent
+    /// (at least 8 characters); never compared, shown or saved.
+    pub password: Option<SecretRef>,
     #[serde(skip)]
     #[schemars(skip)]
     pub origin: Origin,
@@ -67,11 +68,6 @@ impl Entry for TeamMemberSpec {
         c.require(o, "role", &self.role, &label);
         if let Some(n) = &self.name {
             c.short_text(o, "name", n);
-        }
-        if let Some(p) = &self.password {
-            if p.expose().chars().count() < 8 {
-                c.push(o.problem("password", "the password is shorter than 8 characters (the API's minimum)"));
-            }
         }
     }
 }
@@ -147,11 +143,11 @@ impl super::Managed for TeamMemberSpec {
     }
 
     /// The password is sent on create only, and only from here: it is in no plan, log or file.
-    fn body(&self, fields: &super::Fields, creating: bool) -> serde_json::Value {
+    fn body(&self, fields: &super::Fields, creating: bool, secrets: &super::Secrets) -> serde_json::Value {
         let mut body: serde_json::Map<String, serde_json::Value> =
             fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         if creating {
-            if let Some(p) = &self.password {
+            if let Some(p) = self.password.as_ref().and_then(|r| secrets.get(&r.var)) {
                 body.insert("password".into(), p.expose().into());
             }
         } else {
@@ -160,12 +156,8 @@ impl super::Managed for TeamMemberSpec {
         serde_json::Value::Object(body)
     }
 
-    fn sensitive(&self) -> Vec<&'static str> {
-        if self.password.is_some() {
-            vec!["password"]
-        } else {
-            Vec::new()
-        }
+    fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
+        self.password.iter().map(|p| ("password", p)).collect()
     }
 
     fn refuse_update(&self, live: &LiveTeamMember, changed: &[&str]) -> Option<String> {

@@ -84,7 +84,7 @@ impl Entry for WebhookSpec {
         c.require(o, "events", &self.events, &label);
         if let Some(url) = &self.url {
             if let Some((what, hint)) = https_problem(url) {
-                c.push(o.problem("url", format!("url `{url}` {what}")).hint(hint));
+                c.push(o.problem("url", format!("url `{}` {what}", crate::redact::url_for_display(url))).hint(hint));
             }
         }
         let events = self.events.as_deref().unwrap_or_default();

@@ -75,7 +75,7 @@ pub async fn front_door(State(app): State<App>, req: Request, next: Next) -> Res
     if method != Method::GET && response.status().is_success() {
         if let Some(path) = &app.config.state_file {
             if let Err(e) = app.store().save(path) {
-                eprintln!("sandbox: cannot save state to {}: {e}", path.display());
+                crate::redact::to_stderr(&format!("sandbox: cannot save state to {}: {e}\n", path.display()));
             }
         }
     }

@@ -49,10 +49,23 @@ impl Store {
         Ok(store)
     }
 
-    /// Writes the state atomically (temp file + rename), so a crash never leaves half a file.
+    /// Writes the state atomically (temp file + rename), so a crash never leaves half a file; mode 0600,
+    /// since it holds webhook secrets.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            options.mode(0o600);
+            let mut f = options.open(&tmp)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            std::io::Write::write_all(&mut f, &bytes)?;
+        }
+        #[cfg(not(unix))]
+        std::io::Write::write_all(&mut options.open(&tmp)?, &bytes)?;
         std::fs::rename(tmp, path)
     }
 

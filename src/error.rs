@@ -1,38 +1,98 @@
-//! One error type for everything a person reads. Its kind chooses the exit code; a hint says what to do.
+//! One error type for everything a person or a pipeline reads. Its [`ErrorKind`] chooses the exit code and
+//! is part of the `--format json` form; a hint says what to do; located manifest problems and the API's
+//! structured answer are kept, not flattened into a string.
+//!
+//! Exit codes (the README's table is this one):
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success; for `plan`, nothing to change, or (without `--detailed-exitcode`) a plan that can be applied |
+//! | 1 | an error: usage, input, the API, local files, or a refusal for safety |
+//! | 2 | `plan --detailed-exitcode`: the plan has changes, and all of them can be applied |
+//! | 3 | blocked: the plan cannot be applied as it is (refused changes, the delete guard, a stale saved plan) |
+//! | 130 | interrupted |
 
-use std::fmt;
+use crate::source::Problems;
+use serde::Serialize;
+use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What kind of failure, for people and machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
-    /// Bad command-line arguments.
+    /// Bad command-line arguments. Exit 1.
     Usage,
-    /// Bad input files (manifests, seeds, state).
+    /// Bad input: manifests, seeds, plan files, variables. Exit 1.
     Input,
-    /// Something refused for safety (a non-loopback bind, a dangerous plan).
+    /// Refused for safety before anything was sent: a plain-http URL, no confirmation, no secrets sink.
+    /// Exit 1.
     Refused,
-    /// The API answered an error or could not be reached.
+    /// The plan cannot be applied as it is: refused changes, the delete guard, a stale saved plan. Exit 3.
+    Blocked,
+    /// The API answered an error or could not be reached. Exit 1.
     Api,
-    /// Reading or writing local files, binding sockets.
+    /// Reading or writing local files, binding sockets. Exit 1.
     Io,
+    /// Stopped by SIGINT or SIGTERM. Exit 130.
+    Interrupted,
 }
 
-#[derive(Debug)]
+impl ErrorKind {
+    /// The process exit code for this kind of failure.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Blocked => 3,
+            ErrorKind::Interrupted => 130,
+            _ => 1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Input => "input",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Blocked => "blocked",
+            ErrorKind::Api => "api",
+            ErrorKind::Io => "io",
+            ErrorKind::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The API's answer, kept whole (filled by `api`'s `From<ApiError>`; this module stays a leaf).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ApiDetails {
+    pub method: String,
+    pub path: String,
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    pub message: String,
+    /// A 422's field errors: field → messages.
+    pub field_errors: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
-    /// Already formatted for a person (located manifest problems): printed as is.
-    pub preformatted: bool,
+    /// Located manifest problems, when that is what went wrong (shown with their lines and carets).
+    pub problems: Option<Box<Problems>>,
+    /// The API's answer, when that is what went wrong.
+    pub api: Option<Box<ApiDetails>>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None, preformatted: false }
+        Error { kind, message: message.into(), hint: None, problems: None, api: None }
     }
 
     /// Located manifest problems, rendered with their lines and carets.
-    pub fn problems(p: &crate::manifest::problem::Problems) -> Self {
-        Error { kind: ErrorKind::Input, message: p.render(), hint: None, preformatted: true }
+    pub fn problems(p: Problems) -> Self {
+        let message = format!("{} in the manifests", p.count_line());
+        Error { kind: ErrorKind::Input, message, hint: None, problems: Some(Box::new(p)), api: None }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -40,40 +100,47 @@ impl Error {
         self
     }
 
-    /// Every error exits 1: 2 is reserved for `plan --detailed-exitcode` ("changes present"), so that a
-    /// usage mistake in CI is never read as "changes".
     pub fn exit_code(&self) -> i32 {
-        1
+        self.kind.exit_code()
     }
-}
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.preformatted {
-            return f.write_str(self.message.trim_end());
+    /// For a person: `error: ...` and a hint, or the located problems.
+    pub fn render(&self) -> String {
+        if let Some(p) = &self.problems {
+            return p.render();
         }
-        write!(f, "error: {}", self.message)?;
+        let mut out = format!("error: {}\n", self.message);
         if let Some(h) = &self.hint {
-            write!(f, "\n  hint: {h}")?;
+            out.push_str(&format!("  hint: {h}\n"));
         }
-        Ok(())
+        out
     }
-}
 
-impl std::error::Error for Error {}
-
-impl From<crate::sandbox::SandboxError> for Error {
-    fn from(e: crate::sandbox::SandboxError) -> Self {
-        use crate::sandbox::SandboxError as S;
-        match &e {
-            S::NotLoopback(_) => Error::new(ErrorKind::Refused, e.to_string())
-                .with_hint("the sandbox is for tests and demos on this machine; pass --addr 127.0.0.1:PORT"),
-            S::Bind { .. } => Error::new(ErrorKind::Io, e.to_string()).with_hint(
-                "another process may use that port; pick another with --addr 127.0.0.1:PORT (port 0 picks a free one)",
-            ),
-            S::State(_) => Error::new(ErrorKind::Input, e.to_string())
-                .with_hint("fix the file, or start without it to get an empty account"),
-        }
+    /// For a machine (`--format json`): `{"error": {"kind", "message", "hint", "exit_code", "problems",
+    /// "api"}}`.
+    pub fn to_json(&self) -> Value {
+        let problems: Option<Vec<Value>> = self.problems.as_ref().map(|p| {
+            p.list
+                .iter()
+                .map(|p| {
+                    json!({
+                        "file": p.file.display().to_string(),
+                        "line": p.pos.map(|x| x.line),
+                        "column": p.pos.map(|x| x.col),
+                        "message": p.message,
+                        "hint": p.hint,
+                    })
+                })
+                .collect()
+        });
+        json!({"error": {
+            "kind": self.kind,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": self.exit_code(),
+            "problems": problems,
+            "api": self.api,
+        }})
     }
 }
 

@@ -5,10 +5,10 @@ mod common;
 
 use common::{seed, test_config};
 use serde_json::{json, Value};
-use skyform::apply::run::{run, Applied, ApplyRequest};
 use skyform::apply::{ApplyOptions, Status};
+use skyform::ops::apply::{run, Applied, ApplyRequest};
+use skyform::ops::connect::ConnectOptions;
 use skyform::sandbox::{FaultRule, Sandbox, SandboxConfig};
-use skyform::session::ConnectOptions;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -75,12 +75,12 @@ impl World {
     async fn save_plan(&self) -> PathBuf {
         let key = self.sandbox.api_key().to_string();
         let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
-        let plan_req = skyform::plan::run::PlanRequest {
+        let plan_req = skyform::ops::plan::PlanRequest {
             paths: vec![self.dir.join("account.yaml")],
             connect: ConnectOptions { api_url: Some(self.sandbox.url()), ..ConnectOptions::default() },
             ..Default::default()
         };
-        let plan = skyform::plan::run::run(&plan_req, &env).await.unwrap();
+        let plan = skyform::ops::plan::run(&plan_req, &env).await.unwrap();
         let plan_file = self.dir.join("plan.json");
         std::fs::write(&plan_file, skyform::render::json(&plan)).unwrap();
         plan_file
@@ -152,7 +152,8 @@ campaigns:
         (2, 3, 1, 1, 1)
     );
     let sales = w.state(|s| s.agents.iter().find(|a| a.name == "Sales").cloned().unwrap());
-    assert_eq!((sales.system_prompt.as_str(), sales.is_active), ("Sell.", false));
+    // Texts are sent as written (the file's trailing newline included); comparison ignores it.
+    assert_eq!((sales.system_prompt.as_str(), sales.is_active), ("Sell.\n", false));
     assert_eq!(sales.personality_prompt.as_deref(), Some("Warm."));
     // The password went to the API on create, and nowhere else.
     let create = w.sandbox.requests().into_iter().find(|r| r.line() == "POST /api/v1/team").unwrap();
@@ -349,7 +350,7 @@ async fn a_stale_saved_plan_is_refused_without_a_single_write() {
     // Manifests edited since the plan: refused too.
     w.manifests("agents:\n  - name: A\n    system_prompt: something else\n");
     let err = w.apply_with(w.request(|r| r.plan_file = Some(plan_file.clone()))).await.err().unwrap();
-    assert!(err.to_string().contains("manifests (or the names they resolve to) changed"), "{err}");
+    assert!(err.to_string().contains("the manifests changed since this plan was made"), "{err}");
     assert!(w.writes().is_empty());
 }
 
@@ -448,10 +449,14 @@ fn apply_then_plan_on_the_same_sandbox_state_has_nothing_left_to_do() {
         &root,
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Verified: converged"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    // The one refused change (an edited running campaign) is reported, not attempted: exit 1.
+    assert!(
+        stdout.contains("changes done read back as planned; 1 was not done"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The one refused change (an edited running campaign) is reported, not attempted: exit 3, "blocked".
     assert!(stdout.contains("1 refused"), "{stdout}");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let out = run_cli(
         &[
             "plan",
@@ -465,6 +470,6 @@ fn apply_then_plan_on_the_same_sandbox_state_has_nothing_left_to_do() {
         ],
         &root,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes to apply; 1 refused"));
 }

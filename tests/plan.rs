@@ -339,10 +339,13 @@ fn markdown_stays_under_60000_characters() {
         reason: None,
         origin: Some(format!("kb.yaml:{i}")),
         fingerprint: None,
+        request: None,
+        after: vec![],
+        rotation_token: None,
     };
     for n in [10, 300, 5000] {
         let mut plan = Plan {
-            format_version: 1,
+            format_version: skyform::plan::FORMAT_VERSION,
             manifest_digest: "x".into(),
             changes: (0..n).map(change).collect(),
             unmanaged: vec![],
@@ -452,7 +455,9 @@ fn the_command_line_exits_2_for_changes_and_saves_a_plan_without_secrets() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    // acme keeps one refused change (an edited running campaign): a plan apply would refuse fails the
+    // check with 3, before --detailed-exitcode's 2.
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\x1b[32m+\x1b[0m"), "--color always colours");
     assert!(stdout.contains("password: (sensitive)"));
@@ -469,12 +474,12 @@ fn the_command_line_exits_2_for_changes_and_saves_a_plan_without_secrets() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(3));
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
 }
 
 #[test]
-fn a_blocked_plan_exits_1_naming_the_flag() {
+fn a_blocked_plan_exits_3_naming_the_flag() {
     let dir = tempdir("blocked");
     std::fs::write(dir.join("w.yaml"), "webhooks:\n  - name: h0\n    url: https://h.test\n    events: [message.sent]\nsettings:\n  prune: [webhooks]\n").unwrap();
     let hooks: Vec<Value> =
@@ -482,7 +487,7 @@ fn a_blocked_plan_exits_1_naming_the_flag() {
     std::fs::write(dir.join("sandbox.json"), json!({"webhooks": hooks}).to_string()).unwrap();
     let run = |extra: &[&str]| Command::new(BIN).args(["plan", "--sandbox"]).args(extra).arg(&dir).output().unwrap();
     let out = run(&[]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "3: the plan cannot be applied as it is");
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --allow-deletes webhooks"));
     let out = run(&["--allow-deletes", "webhooks"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

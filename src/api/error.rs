@@ -1,6 +1,6 @@
 //! What went wrong with one API request: which request, what the API said, and whether retrying is safe.
 
-use std::fmt;
+use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -16,7 +16,8 @@ pub enum Failure {
     Decode,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.describe())]
 pub struct ApiError {
     pub method: String,
     /// The path under the base URL, e.g. `/webhooks/3` (never the key, never the host's credentials).
@@ -68,24 +69,23 @@ impl ApiError {
     }
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ", self.method, self.path)?;
-        match self.failure {
-            Failure::Status(s) => write!(f, "answered {s}: {}", self.message)?,
-            Failure::Timeout => write!(f, "timed out: {}", self.message)?,
-            Failure::Connect => write!(f, "could not connect: {}", self.message)?,
-            Failure::Dropped => write!(f, "lost its connection: {}", self.message)?,
-            Failure::Decode => write!(f, "gave an unreadable answer: {}", self.message)?,
-        }
+impl ApiError {
+    /// `PUT /team/3 answered 422: ...` and each field's complaint.
+    fn describe(&self) -> String {
+        let mut out = format!("{} {} ", self.method, self.path);
+        let _ = match self.failure {
+            Failure::Status(s) => write!(out, "answered {s}: {}", self.message),
+            Failure::Timeout => write!(out, "timed out: {}", self.message),
+            Failure::Connect => write!(out, "could not connect: {}", self.message),
+            Failure::Dropped => write!(out, "lost its connection: {}", self.message),
+            Failure::Decode => write!(out, "gave an unreadable answer: {}", self.message),
+        };
         for (field, messages) in &self.field_errors {
-            write!(f, "\n  {field}: {}", messages.join(" "))?;
+            let _ = write!(out, "\n  {field}: {}", messages.join(" "));
         }
-        Ok(())
+        out
     }
 }
-
-impl std::error::Error for ApiError {}
 
 impl From<ApiError> for crate::Error {
     fn from(e: ApiError) -> Self {
@@ -99,7 +99,14 @@ impl From<ApiError> for crate::Error {
             }
             _ => None,
         };
-        let err = crate::Error::new(crate::ErrorKind::Api, e.to_string());
+        let mut err = crate::Error::new(crate::ErrorKind::Api, e.to_string());
+        err.api = Some(Box::new(crate::error::ApiDetails {
+            method: e.method.clone(),
+            path: e.path.clone(),
+            status: e.status(),
+            message: e.message.clone(),
+            field_errors: e.field_errors.clone(),
+        }));
         match hint {
             Some(h) => err.with_hint(h),
             None => err,

@@ -28,12 +28,10 @@ mod transport;
 pub use error::{ApiError, Failure};
 pub use pacer::PacerConfig;
 
-use crate::resources::campaign::{CampaignAction, Campaigns, LiveCampaign};
 use crate::resources::lookup::{Account, Channel, ContactList, KnowledgeStatus, Subscription, WebhookEvent};
-use crate::resources::webhook::{LiveWebhook, Webhooks};
 use crate::resources::{Resource, Secret};
 use crate::{Error, ErrorKind};
-use reqwest::Method;
+pub use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -427,7 +425,9 @@ impl WriteClient {
             self.emit(ClientEvent::CheckingCreate { path: R::PATH.into(), key: key.into(), cause: err.to_string() });
             // Give a slow server the time to finish what it may still be doing before looking.
             tokio::time::sleep(self.t().backoff(attempt)).await;
-            let found: Vec<R::Live> = self.list::<R>().await?.into_iter().filter(|l| R::live_key(l) == key).collect();
+            let want = R::match_key(key);
+            let found: Vec<R::Live> =
+                self.list::<R>().await?.into_iter().filter(|l| R::match_key(&R::live_key(l)) == want).collect();
             match found.len() {
                 0 if attempt < max => continue,
                 0 => return Err(err),
@@ -436,10 +436,16 @@ impl WriteClient {
                     let id = R::live_id(&live);
                     self.emit(ClientEvent::Adopted { path: R::PATH.into(), key: key.into(), id });
                     // The secret was in the lost answer: rotate to get one we can hand over.
-                    let secret = if R::HAS_SECRET {
-                        Some(self.regenerate_secret_at(&format!("{}/{id}/regenerate-secret", R::PATH)).await?.1)
-                    } else {
-                        None
+                    let secret = match R::SECRET_ACTION {
+                        Some(action) => {
+                            let path = format!("{}/{id}/{action}", R::PATH);
+                            let mut data = self.send(Method::POST, &path, None).await?;
+                            Some(
+                                take_secret(&mut data)
+                                    .ok_or_else(|| ApiError::decode("POST", &path, "no `secret` in the answer"))?,
+                            )
+                        }
+                        None => None,
                     };
                     return Ok(Created { live, secret, adopted: true });
                 }
@@ -459,56 +465,24 @@ impl WriteClient {
     pub async fn update<R: Resource>(&self, id: u64, body: &impl Serialize) -> Result<R::Live, ApiError> {
         let path = format!("{}/{id}", R::PATH);
         let body = serde_json::to_value(body).map_err(|e| ApiError::decode("PUT", &path, e.to_string()))?;
-        let answer = self.t().call(Method::PUT, &path, &[], Some(&body), Retry::Idempotent).await?;
-        parse("PUT", &path, answer.data)
+        parse("PUT", &path, self.send(Method::PUT, &path, Some(&body)).await?)
     }
 
     /// DELETE; a 404 after a retry means an earlier try did it.
     pub async fn delete<R: Resource>(&self, id: u64) -> Result<(), ApiError> {
-        let path = format!("{}/{id}", R::PATH);
-        self.t().call(Method::DELETE, &path, &[], None, Retry::Idempotent).await.map(|_| ())
+        self.send(Method::DELETE, &format!("{}/{id}", R::PATH), None).await.map(|_| ())
     }
 
-    pub async fn set_default_agent(&self, id: u64) -> Result<crate::resources::agent::LiveAgent, ApiError> {
-        let path = format!("/ai-agents/{id}/set-default");
-        let answer = self.t().call(Method::POST, &path, &[], None, Retry::Idempotent).await?;
-        parse("POST", &path, answer.data)
+    /// Sends one request of a plan (an update, a delete, an action) and returns the answer's `data`.
+    /// GET, PUT, DELETE and actions are retried on transient failures: repeating them is harmless (an
+    /// action whose repetition is refused is recognised by the caller, which knows the kind). A DELETE
+    /// answered 404 after a retry is done: the earlier try did it.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+        Ok(self.t().call(method, path, &[], body, Retry::Idempotent).await?.data)
     }
 
-    async fn regenerate_secret_at(&self, path: &str) -> Result<(LiveWebhook, Secret), ApiError> {
-        // Repeating a rotation is harmless: the last secret answered is the one that counts.
-        let mut data = self.t().call(Method::POST, path, &[], None, Retry::Idempotent).await?.data;
-        let secret =
-            take_secret(&mut data).ok_or_else(|| ApiError::decode("POST", path, "no `secret` in the answer"))?;
-        Ok((parse("POST", path, data)?, secret))
-    }
-
-    /// A new signing secret for a webhook.
-    pub async fn regenerate_webhook_secret(&self, id: u64) -> Result<(LiveWebhook, Secret), ApiError> {
-        self.regenerate_secret_at(&format!("{}/{id}/regenerate-secret", Webhooks::PATH)).await
-    }
-
-    /// start, pause, resume or cancel. If a retried action is refused (422) because an earlier try already
-    /// moved the campaign, the campaign is re-read and the action counts as done when it is where it should be.
-    pub async fn campaign_action(&self, id: u64, action: CampaignAction) -> Result<LiveCampaign, ApiError> {
-        let path = format!("{}/{id}/{}", Campaigns::PATH, action.as_str());
-        let before = self.stats().retries;
-        match self.t().call(Method::POST, &path, &[], None, Retry::Idempotent).await {
-            Ok(answer) => parse("POST", &path, answer.data),
-            Err(e) if e.status() == Some(422) && self.stats().retries > before => {
-                let live = self.get::<Campaigns>(id).await?;
-                let target = match action {
-                    CampaignAction::Start | CampaignAction::Resume => "running",
-                    CampaignAction::Pause => "paused",
-                    CampaignAction::Cancel => "cancelled",
-                };
-                if live.status == target {
-                    Ok(live)
-                } else {
-                    Err(e)
-                }
-            }
-            Err(e) => Err(e),
-        }
+    /// A secret in an answer (`regenerate-secret`), taken out of it so it is held only as a [`Secret`].
+    pub fn take_secret(data: &mut Value) -> Option<Secret> {
+        take_secret(data)
     }
 }

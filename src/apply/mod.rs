@@ -1,53 +1,20 @@
-//! `apply`: execute a plan with the writable client, in its order, concurrently where changes are
-//! independent; keep secrets; tell the truth about partial failures; then re-read and prove convergence.
+//! `apply`: execute a plan's requests, as planned, with the writable client: in plan order, concurrently
+//! where the plan's `after` edges allow; keep secrets; tell the truth about partial failures; then re-read
+//! what changed and prove convergence. The engine never reads manifests: the plan carries every request.
 
-pub mod run;
 pub mod secrets;
 
-use crate::api::{ApiError, ReadClient, WriteClient};
-use crate::manifest::problem::Problems;
-use crate::manifest::ManifestSet;
-use crate::plan::{build, live_fingerprint, manifest_digest, Change, Op, Plan, PlanOptions, Target, FORMAT_VERSION};
-use crate::resources::agent::AgentSpec;
-use crate::resources::campaign::{CampaignAction, CampaignSpec};
-use crate::resources::knowledge::KnowledgeEntrySpec;
-use crate::resources::team::TeamMemberSpec;
-use crate::resources::webhook::WebhookSpec;
-use crate::resources::{Ensure, Entry, Kind, Lookups, Managed, Resource, Secrets};
+use crate::api::{ApiError, WriteClient};
+use crate::plan::live::{list_keys, read_one};
+use crate::plan::{Change, Method, Op, Plan, FORMAT_VERSION};
+use crate::resources::{Kind, Managed, Resource, Secret};
 use crate::{Error, ErrorKind};
 use secrets::SecretsFile;
-use std::collections::{HashMap, HashSet};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Runs `$body` with `$S` as the spec type of `$kind`.
-macro_rules! with_kind {
-    ($kind:expr, $S:ident => $body:expr) => {
-        match $kind {
-            Kind::Agents => {
-                type $S = AgentSpec;
-                $body
-            }
-            Kind::KnowledgeBase => {
-                type $S = KnowledgeEntrySpec;
-                $body
-            }
-            Kind::Webhooks => {
-                type $S = WebhookSpec;
-                $body
-            }
-            Kind::Team => {
-                type $S = TeamMemberSpec;
-                $body
-            }
-            Kind::Campaigns => {
-                type $S = CampaignSpec;
-                $body
-            }
-        }
-    };
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
@@ -57,16 +24,31 @@ pub struct ApplyOptions {
     pub secrets_out: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Why a change failed: the API's structured answer, or what stopped it before a request.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Other(String),
+}
+
+#[derive(Debug, Clone)]
 pub enum Status {
     Done,
-    Failed(String),
+    Failed(ChangeError),
     /// Never started: an earlier failure stopped the apply.
     NotStarted,
     /// Not started because a change it depends on failed (`--keep-going`).
     Skipped(String),
     /// The plan refused it; apply never attempts it.
     Refused,
+}
+
+impl Status {
+    fn is_done(&self) -> bool {
+        matches!(self, Status::Done)
+    }
 }
 
 /// What happened, for the summary and the exit code.
@@ -76,7 +58,7 @@ pub struct ApplyReport {
     pub requests: u64,
     pub throttled: u64,
     pub elapsed: Duration,
-    /// Fields or steps that did not converge (empty when converged).
+    /// Fields or steps that did not converge, or could not be verified (empty when converged).
     pub not_converged: Vec<String>,
 }
 
@@ -87,10 +69,11 @@ impl ApplyReport {
 
     /// Everything done, nothing refused, and the account converged.
     pub fn success(&self) -> bool {
-        self.outcomes.iter().all(|(_, s)| *s == Status::Done) && self.not_converged.is_empty()
+        self.outcomes.iter().all(|(_, s)| s.is_done()) && self.not_converged.is_empty()
     }
 
-    /// The closing summary: every change that did not simply succeed, then the counts.
+    /// The closing summary: every change that did not simply succeed, then the counts, then what
+    /// verification found. Convergence is claimed only for what was done.
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (c, s) in &self.outcomes {
@@ -109,23 +92,29 @@ impl ApplyReport {
             };
             out.push_str(&line);
         }
+        let done = self.count(Status::is_done);
         out.push_str(&format!(
-            "Apply: {} done, {} failed, {} not started, {} refused; {} API requests, {} rate-limited (429), {:.1} s.\n",
-            self.count(|s| *s == Status::Done),
+            "Apply: {done} done, {} failed, {} not started, {} refused; {} API requests, {} rate-limited (429), {:.1} s.\n",
             self.count(|s| matches!(s, Status::Failed(_))),
             self.count(|s| matches!(s, Status::NotStarted | Status::Skipped(_))),
-            self.count(|s| *s == Status::Refused),
+            self.count(|s| matches!(s, Status::Refused)),
             self.requests,
             self.throttled,
             self.elapsed.as_secs_f64()
         ));
-        if self.not_converged.is_empty() {
-            out.push_str("Verified: converged (every change done reads back as declared).\n");
-        } else {
+        let rest = self.outcomes.len() - done;
+        if !self.not_converged.is_empty() {
             out.push_str("Verified: NOT converged:\n");
             for n in &self.not_converged {
                 out.push_str(&format!("  {n}\n"));
             }
+        } else if rest == 0 {
+            out.push_str("Verified: converged (every change reads back as planned).\n");
+        } else if done > 0 {
+            out.push_str(&format!(
+                "Verified: the {done} changes done read back as planned; {rest} {} not done (see above).\n",
+                if rest == 1 { "was" } else { "were" }
+            ));
         }
         out
     }
@@ -139,13 +128,10 @@ pub enum Progress<'a> {
 /// What may not be applied at all, checked before any request.
 pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Result<(), Error> {
     if !plan.blocked.is_empty() {
-        return Err(Error::new(ErrorKind::Refused, plan.blocked.join("\n"))
+        return Err(Error::new(ErrorKind::Blocked, plan.blocked.join("\n"))
             .with_hint("re-plan with --allow-deletes KIND if those deletes are intended"));
     }
-    let needs_secret = plan
-        .changes
-        .iter()
-        .any(|c| (c.kind == Kind::Webhooks && c.op == Op::Create) || c.action.as_deref() == Some("regenerate-secret"));
+    let needs_secret = plan.changes.iter().any(|c| c.op != Op::Refused && captures_secret(c));
     if needs_secret && opts.secrets_out.is_none() {
         return Err(Error::new(
             ErrorKind::Refused,
@@ -156,56 +142,50 @@ pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// A saved plan applies only to the manifests and the account it was made from: re-reads exactly the
-/// objects it touches and refuses, naming each, when one moved, or when an object it creates now exists.
-pub async fn check_saved(plan: &Plan, set: &ManifestSet, client: &ReadClient, lookups: &Lookups) -> Result<(), Error> {
+/// A change whose answer carries a secret shown only then (a create or rotation of a kind with secrets).
+fn captures_secret(c: &Change) -> bool {
+    let action = with_kind!(c.kind, S => <<S as Managed>::R as Resource>::SECRET_ACTION);
+    action.is_some() && (c.op == Op::Create || c.action.as_deref() == action)
+}
+
+/// A saved plan applies only to the account it was made from: re-reads exactly the objects it touches and
+/// refuses, naming each, when one moved, or when an object it creates now exists.
+pub async fn check_saved(plan: &Plan, client: &WriteClient) -> Result<(), Error> {
     if plan.format_version != FORMAT_VERSION {
         return Err(Error::new(
-            ErrorKind::Refused,
+            ErrorKind::Blocked,
             format!("the plan file has format version {}, this skyform reads {FORMAT_VERSION}", plan.format_version),
         )
         .with_hint("re-run skyform plan with this version"));
     }
-    if manifest_digest(set, lookups) != plan.manifest_digest {
-        return Err(Error::new(
-            ErrorKind::Refused,
-            "the manifests (or the names they resolve to) changed since this plan was made",
-        )
-        .with_hint("re-run skyform plan and review the new plan"));
-    }
     let mut stale = Vec::new();
-    let mut read: HashMap<(Kind, u64), Option<String>> = HashMap::new();
+    let mut read: HashMap<(Kind, u64), Option<crate::plan::live::LiveView>> = HashMap::new();
     for c in &plan.changes {
         let (Some(id), Some(expected)) = (c.id, &c.fingerprint) else { continue };
-        let with_fields = c.op != Op::Delete;
         let key = (c.kind, id);
-        if !read.contains_key(&key) || with_fields {
-            let fp = with_kind!(c.kind, S => {
-                match client.get::<<S as Managed>::R>(id).await {
-                    Ok(live) => Some(live_fingerprint::<S>(&live, with_fields || !S::NEEDS_DETAIL)),
-                    Err(e) if e.status() == Some(404) => None,
-                    Err(e) => return Err(e.into()),
-                }
-            });
-            read.insert(key, fp);
+        if let std::collections::hash_map::Entry::Vacant(slot) = read.entry(key) {
+            slot.insert(read_one(c.kind, id, client, &[]).await?);
         }
         match &read[&key] {
             None => stale.push(format!("{} \"{}\" (id {id}) no longer exists", c.kind.singular(), c.key)),
-            Some(fp) if fp != expected => {
-                stale.push(format!("{} \"{}\" (id {id}) changed since the plan was made", c.kind.singular(), c.key))
+            Some(v) => {
+                let now = if c.op == Op::Delete { &v.summary_fingerprint } else { &v.fingerprint };
+                if now != expected {
+                    stale.push(format!(
+                        "{} \"{}\" (id {id}) changed since the plan was made",
+                        c.kind.singular(),
+                        c.key
+                    ));
+                }
             }
-            Some(_) => {}
         }
     }
-    let create_kinds: HashSet<Kind> = plan.changes.iter().filter(|c| c.op == Op::Create).map(|c| c.kind).collect();
-    for kind in Kind::ALL.into_iter().filter(|k| create_kinds.contains(k)) {
-        let keys: Vec<(String, u64)> = with_kind!(kind, S => {
-            client.list::<<S as Managed>::R>().await?.iter()
-                .map(|l| (<<S as Managed>::R as Resource>::live_key(l), <<S as Managed>::R as Resource>::live_id(l)))
-                .collect()
-        });
+    let create_kinds: Vec<Kind> =
+        Kind::ALL.iter().copied().filter(|k| plan.changes.iter().any(|c| c.kind == *k && c.op == Op::Create)).collect();
+    for kind in create_kinds {
+        let keys = list_keys(kind, client).await?;
         for c in plan.changes.iter().filter(|c| c.kind == kind && c.op == Op::Create) {
-            if let Some((_, id)) = keys.iter().find(|(k, _)| *k == c.key) {
+            if let Some((_, id)) = keys.iter().find(|(k, _)| *k == kind.match_key(&c.key)) {
                 stale.push(format!(
                     "{} \"{}\" now exists (id {id}); the plan would create it again",
                     kind.singular(),
@@ -218,197 +198,168 @@ pub async fn check_saved(plan: &Plan, set: &ManifestSet, client: &ReadClient, lo
         Ok(())
     } else {
         stale.dedup();
-        Err(Error::new(ErrorKind::Refused, format!("the saved plan is stale:\n  {}", stale.join("\n  ")))
+        Err(Error::new(ErrorKind::Blocked, format!("the saved plan is stale:\n  {}", stale.join("\n  ")))
             .with_hint("re-run skyform plan and review the new plan; nothing was changed"))
     }
 }
 
-/// The secret values the plan's creates send (team passwords), read from `SKYFORM_SECRET_*` now, before any
-/// request: a create whose secret is not set is a located error, and nothing is sent. Plans and applies that
-/// create nothing secret never need the variables.
-pub fn resolve_secrets(plan: &Plan, set: &ManifestSet, env: crate::manifest::Env) -> Result<Secrets, Error> {
-    fn refs<S: Managed>(
-        set: &ManifestSet,
-        key: &str,
-        env: crate::manifest::Env,
-        out: &mut Secrets,
-        problems: &mut Problems,
-    ) where
-        ManifestSet: EntriesOf<S>,
-    {
-        let Some(e) = entry(entries::<S>(set), key) else { return };
-        for (field, r) in e.secret_refs() {
+/// The secret values the plan's requests send (`{"$secret": NAME}`), read from `SKYFORM_SECRET_NAME` now,
+/// before any request: a change whose secret is not set (or that the kind refuses) is an error naming where
+/// it was declared, and nothing is sent. Plans that send no secret never need the variables.
+pub fn resolve_secrets(plan: &Plan, env: &dyn Fn(&str) -> Option<String>) -> Result<BTreeMap<String, Secret>, Error> {
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for c in plan.changes.iter().filter(|c| c.op != Op::Refused) {
+        let Some(req) = &c.request else { continue };
+        let fields: Vec<(String, String)> = match &req.body {
+            Some(Value::Object(body)) => {
+                body.iter().filter_map(|(f, v)| Some((f.clone(), v.get("$secret")?.as_str()?.to_string()))).collect()
+            }
+            _ => Vec::new(),
+        };
+        for (field, name) in fields {
+            let r = crate::resources::SecretRef { var: name.clone() };
+            let at = c.origin.as_deref().map(|o| format!("{o}: ")).unwrap_or_default();
             match r.resolve(env) {
-                Some(v) if v.expose().chars().count() < 8 => problems.push(
-                    e.origin()
-                        .problem(field, format!("{} is shorter than 8 characters, the API's minimum", r.env_var())),
-                ),
-                Some(v) => {
-                    out.insert(r.var.clone(), v);
-                }
-                None => problems.push(
-                    e.origin()
-                        .problem(
-                            field,
-                            format!(
-                                "{} `{key}` is created by this plan and needs `{field}`: {} is not set",
-                                S::R::KIND.singular(),
-                                r.env_var()
-                            ),
-                        )
-                        .hint(format!(
-                            "export {} where skyform applies (a CI secret); nothing was changed",
-                            r.env_var()
-                        )),
-                ),
+                None => problems.push(format!(
+                    "{at}{} `{}` needs `{field}` for this plan's {}: {} is not set",
+                    c.kind.singular(),
+                    c.key,
+                    c.op_word(),
+                    r.env_var()
+                )),
+                Some(v) => match with_kind!(c.kind, S => S::check_secret(&field, v.expose())) {
+                    Some(why) => problems.push(format!("{at}{} `{}`: {} {why}", c.kind.singular(), c.key, r.env_var())),
+                    None => {
+                        out.insert(name, v);
+                    }
+                },
             }
         }
-    }
-    let mut out = Secrets::new();
-    let mut problems = Problems::default();
-    for c in plan.changes.iter().filter(|c| c.op == Op::Create) {
-        with_kind!(c.kind, S => refs::<S>(set, &c.key, env, &mut out, &mut problems));
     }
     if problems.is_empty() {
         return Ok(out);
     }
-    for (file, text) in &set.sources {
-        problems.keep_source(file, text);
-    }
-    problems.sort();
-    Err(Error::problems(&problems))
-}
-
-/// Which earlier changes each change waits for: the same object's earlier changes (create before its
-/// actions), and for agent deletes every `set-default` (the old default goes only after the new one is set).
-fn dependencies(changes: &[Change]) -> Vec<Vec<usize>> {
-    changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            (0..i)
-                .filter(|&j| {
-                    let d = &changes[j];
-                    (d.kind == c.kind && d.key == c.key)
-                        || (c.kind == Kind::Agents && c.op == Op::Delete && d.action.as_deref() == Some("set-default"))
-                })
-                .collect()
-        })
-        .collect()
+    problems.dedup();
+    Err(Error::new(ErrorKind::Input, problems.join("\n"))
+        .with_hint("export the variables where skyform applies (CI secrets); nothing was changed"))
 }
 
 /// Shared by the change tasks.
 struct Ctx {
     client: WriteClient,
-    set: Arc<ManifestSet>,
-    lookups: Lookups,
-    /// Ids of objects created during this apply, for their later actions.
-    created: Mutex<HashMap<(Kind, String), u64>>,
+    /// Ids created during this apply, by the index of the change that created them.
+    created: Mutex<HashMap<usize, u64>>,
     secrets_file: Option<Mutex<SecretsFile>>,
-    /// Secret values the plan's creates send (passwords), resolved before the first request.
-    secrets: Secrets,
+    secrets: BTreeMap<String, Secret>,
 }
 
-fn entry<'a, S: Entry>(list: &'a [S], key: &str) -> Option<&'a S> {
-    list.iter().find(|e| e.ensure() == Ensure::Present && e.natural_key() == key)
-}
-
-fn entries<S: Managed>(set: &ManifestSet) -> &[S]
-where
-    ManifestSet: EntriesOf<S>,
-{
-    set.entries_of()
-}
-
-/// The manifest entries of one kind.
-pub trait EntriesOf<S> {
-    fn entries_of(&self) -> &[S];
-}
-macro_rules! entries_of {
-    ($($spec:ty => $field:ident),*) => {
-        $(impl EntriesOf<$spec> for ManifestSet {
-            fn entries_of(&self) -> &[$spec] {
-                &self.$field
-            }
-        })*
-    };
-}
-entries_of!(AgentSpec => agents, KnowledgeEntrySpec => knowledge_base, WebhookSpec => webhooks,
-    TeamMemberSpec => team, CampaignSpec => campaigns);
-
-fn api(e: ApiError) -> String {
-    e.to_string()
-}
-
-async fn execute<S: Managed>(c: &Change, ctx: &Ctx) -> Result<(), String>
-where
-    ManifestSet: EntriesOf<S>,
-{
-    let set = ctx.set.clone();
-    let e = entry(entries::<S>(&set), &c.key);
-    let id =
-        c.id.or_else(|| ctx.created.lock().unwrap_or_else(|p| p.into_inner()).get(&(c.kind, c.key.clone())).copied());
-    let need_entry = || e.ok_or_else(|| format!("{} \"{}\" is not in the manifests", c.kind.singular(), c.key));
-    let need_id =
-        || id.ok_or_else(|| format!("{} \"{}\" has no id (its create did not run)", c.kind.singular(), c.key));
-    match c.op {
-        Op::Create => {
-            let e = need_entry()?;
-            let body = e.body(&e.desired(&ctx.lookups).map_err(|p| p.message)?, true, &ctx.secrets);
-            let created = ctx.client.create::<S::R>(&c.key, &body).await.map_err(api)?;
-            let new_id = <S::R as Resource>::live_id(&created.live);
-            ctx.created.lock().unwrap_or_else(|p| p.into_inner()).insert((c.kind, c.key.clone()), new_id);
-            if let Some(secret) = created.secret {
-                let token = ctx.set.webhooks.iter().find(|w| w.name == c.key).and_then(|w| w.rotate_secret.clone());
-                record_secret(ctx, &c.key, new_id, &secret, token.as_deref())?;
-            }
-        }
-        Op::Update => {
-            let e = need_entry()?;
-            let body = e.body(&e.desired(&ctx.lookups).map_err(|p| p.message)?, false, &ctx.secrets);
-            ctx.client.update::<S::R>(need_id()?, &body).await.map_err(api)?;
-        }
-        Op::Delete => ctx.client.delete::<S::R>(need_id()?).await.map_err(api)?,
-        Op::Action => {
-            let id = need_id()?;
-            match c.action.as_deref().unwrap_or("") {
-                "set-default" => {
-                    ctx.client.set_default_agent(id).await.map_err(api)?;
-                }
-                "regenerate-secret" => {
-                    let (_, secret) = ctx.client.regenerate_webhook_secret(id).await.map_err(api)?;
-                    let token = ctx.set.webhooks.iter().find(|w| w.name == c.key).and_then(|w| w.rotate_secret.clone());
-                    record_secret(ctx, &c.key, id, &secret, token.as_deref())?;
-                }
-                other => {
-                    let action = match other {
-                        "start" => CampaignAction::Start,
-                        "pause" => CampaignAction::Pause,
-                        "resume" => CampaignAction::Resume,
-                        "cancel" => CampaignAction::Cancel,
-                        _ => return Err(format!("unknown action `{other}`")),
-                    };
-                    ctx.client.campaign_action(id, action).await.map_err(api)?;
-                }
-            }
-        }
-        Op::Refused => return Err("refused by the plan".into()),
+impl Ctx {
+    fn created(&self, change: usize) -> Option<u64> {
+        self.created.lock().unwrap_or_else(|p| p.into_inner()).get(&change).copied()
     }
-    Ok(())
 }
 
-fn record_secret(
-    ctx: &Ctx,
-    name: &str,
-    id: u64,
-    secret: &crate::resources::Secret,
-    token: Option<&str>,
-) -> Result<(), String> {
-    match &ctx.secrets_file {
-        Some(file) => {
-            file.lock().unwrap_or_else(|p| p.into_inner()).record(name, id, secret, token).map_err(|e| e.message)
+/// Resolves `{created:N}` in a path.
+fn resolve_path(path: &str, ctx: &Ctx) -> Result<String, ChangeError> {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(at) = rest.find("{created:") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 9..];
+        let end = tail.find('}').ok_or_else(|| ChangeError::Other(format!("malformed path {path}")))?;
+        let n: usize = tail[..end].parse().map_err(|_| ChangeError::Other(format!("malformed path {path}")))?;
+        let id = ctx.created(n).ok_or_else(|| ChangeError::Other(format!("change {n} created nothing")))?;
+        out.push_str(&id.to_string());
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Resolves `{"$secret": NAME}` and `{"$created": N}` in a body.
+fn resolve_body(v: &Value, ctx: &Ctx) -> Result<Value, ChangeError> {
+    Ok(match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("$secret") => {
+            let name = o["$secret"].as_str().unwrap_or_default();
+            let secret =
+                ctx.secrets.get(name).ok_or_else(|| ChangeError::Other(format!("secret {name} was not resolved")))?;
+            Value::String(secret.expose().to_string())
         }
-        None => Err("a secret was returned but there is no --secrets-out file to keep it".into()),
+        Value::Object(o) if o.len() == 1 && o.contains_key("$created") => {
+            let n = o["$created"].as_u64().unwrap_or(u64::MAX) as usize;
+            Value::from(ctx.created(n).ok_or_else(|| ChangeError::Other(format!("change {n} created nothing")))?)
+        }
+        Value::Object(o) => Value::Object(
+            o.iter().map(|(k, v)| Ok((k.clone(), resolve_body(v, ctx)?))).collect::<Result<_, ChangeError>>()?,
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|v| resolve_body(v, ctx)).collect::<Result<_, _>>()?),
+        other => other.clone(),
+    })
+}
+
+fn reqwest_method(m: Method) -> reqwest::Method {
+    match m {
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+/// Sends one change's request.
+async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<(), ChangeError> {
+    let req = c.request.as_ref().ok_or_else(|| ChangeError::Other("the plan has no request for it".into()))?;
+    let path = resolve_path(&req.path, ctx)?;
+    let body = req.body.as_ref().map(|b| resolve_body(b, ctx)).transpose()?;
+    if c.op == Op::Create {
+        async fn create<S: Managed>(
+            client: &WriteClient,
+            key: &str,
+            body: &Value,
+        ) -> Result<(u64, Option<Secret>), ApiError> {
+            let created = client.create::<S::R>(key, body).await?;
+            Ok((<S::R as Resource>::live_id(&created.live), created.secret))
+        }
+        let body = body.unwrap_or(Value::Null);
+        let (id, secret) = with_kind!(c.kind, S => create::<S>(&ctx.client, &c.key, &body).await)?;
+        ctx.created.lock().unwrap_or_else(|p| p.into_inner()).insert(i, id);
+        if let Some(secret) = secret {
+            record_secret(ctx, c, id, &secret)?;
+        }
+        return Ok(());
+    }
+    match ctx.client.send(reqwest_method(req.method), &path, body.as_ref()).await {
+        Ok(mut data) => {
+            if let Some(secret) = WriteClient::take_secret(&mut data) {
+                let id = c.id.or_else(|| c.after.iter().find_map(|n| ctx.created(*n))).unwrap_or_default();
+                record_secret(ctx, c, id, &secret)?;
+            }
+            Ok(())
+        }
+        // Repeating an action whose target state holds is refused by the API; the change is done.
+        Err(e) if c.op == Op::Action && e.status() == Some(422) => {
+            let id = c.id.or_else(|| c.after.iter().find_map(|n| ctx.created(*n)));
+            let action = c.action.as_deref().unwrap_or_default();
+            match id {
+                Some(id) => match read_one(c.kind, id, &ctx.client, &[action]).await? {
+                    Some(v) if v.holds.first().and_then(|(_, h)| *h) == Some(true) => Ok(()),
+                    _ => Err(e.into()),
+                },
+                None => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn record_secret(ctx: &Ctx, c: &Change, id: u64, secret: &Secret) -> Result<(), ChangeError> {
+    match &ctx.secrets_file {
+        Some(file) => file
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(&c.key, id, secret, c.rotation_token.as_deref())
+            .map_err(|e| ChangeError::Other(e.message)),
+        None => Err(ChangeError::Other("a secret was returned but there is no --secrets-out file to keep it".into())),
     }
 }
 
@@ -416,10 +367,8 @@ fn record_secret(
 /// parallelism bound them), then verifies.
 pub async fn execute_plan(
     plan: &Plan,
-    set: Arc<ManifestSet>,
     client: &WriteClient,
-    lookups: Lookups,
-    secrets: Secrets,
+    secrets: BTreeMap<String, Secret>,
     opts: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ApplyReport, Error> {
@@ -429,16 +378,8 @@ pub async fn execute_plan(
         Some(p) => Some(Mutex::new(SecretsFile::open(p)?)),
         None => None,
     };
-    let ctx = Arc::new(Ctx {
-        client: client.clone(),
-        set: set.clone(),
-        lookups,
-        created: Mutex::new(HashMap::new()),
-        secrets_file,
-        secrets,
-    });
+    let ctx = Arc::new(Ctx { client: client.clone(), created: Mutex::new(HashMap::new()), secrets_file, secrets });
     let changes = plan.changes.clone();
-    let deps = dependencies(&changes);
     let total = changes.iter().filter(|c| c.op != Op::Refused).count();
     let mut status: Vec<Option<Status>> =
         changes.iter().map(|c| (c.op == Op::Refused).then_some(Status::Refused)).collect();
@@ -456,19 +397,20 @@ pub async fn execute_plan(
                 if status[i].is_some() {
                     continue;
                 }
+                let deps = &changes[i].after;
                 let failed_dep =
-                    deps[i].iter().find(|&&j| matches!(status[j], Some(Status::Failed(_) | Status::Skipped(_))));
+                    deps.iter().find(|&&j| matches!(status[j], Some(Status::Failed(_) | Status::Skipped(_))));
                 if let Some(&j) = failed_dep {
                     status[i] = Some(Status::Skipped(format!("depends on {}", crate::render::headline(&changes[j]))));
                     continue;
                 }
-                if deps[i].iter().all(|&j| matches!(status[j], Some(Status::Done | Status::Refused))) {
-                    // Refused same-object changes do not block: they were never going to happen.
+                // Refused same-object changes do not block: they were never going to happen.
+                if deps.iter().all(|&j| matches!(status[j], Some(Status::Done | Status::Refused))) {
                     status[i] = Some(Status::NotStarted); // placeholder: running
                     let (c, ctx) = (changes[i].clone(), ctx.clone());
                     running.spawn(async move {
                         let t = Instant::now();
-                        let r = with_kind!(c.kind, S => execute::<S>(&c, &ctx).await);
+                        let r = run_change(i, &c, &ctx).await;
                         (i, r, t.elapsed().as_secs_f64())
                     });
                 }
@@ -489,17 +431,10 @@ pub async fn execute_plan(
         progress(Progress::Finished { done: finished, total, change: &changes[i], status: &s, secs });
         status[i] = Some(s);
     }
-    // What never started because the apply stopped.
-    let mut outcomes: Vec<(Change, Status)> = Vec::new();
-    for (i, c) in changes.iter().enumerate() {
-        let s = match &status[i] {
-            None => Status::NotStarted,
-            Some(s) => s.clone(),
-        };
-        outcomes.push((c.clone(), s));
-    }
-
-    let not_converged = verify(plan, &outcomes, &set, client, opts).await?;
+    let outcomes: Vec<(Change, Status)> =
+        changes.iter().zip(status).map(|(c, s)| (c.clone(), s.unwrap_or(Status::NotStarted))).collect();
+    let created = ctx.created.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let not_converged = verify(&outcomes, &created, client).await;
     let after = client.stats();
     Ok(ApplyReport {
         outcomes,
@@ -510,64 +445,85 @@ pub async fn execute_plan(
     })
 }
 
-/// Re-reads what was touched and plans it again: anything still to do did not converge.
-async fn verify(
-    plan: &Plan,
-    outcomes: &[(Change, Status)],
-    set: &ManifestSet,
-    client: &WriteClient,
-    opts: &ApplyOptions,
-) -> Result<Vec<String>, Error> {
-    let done: Vec<&Change> = outcomes.iter().filter(|(_, s)| *s == Status::Done).map(|(c, _)| c).collect();
-    let mut problems = Vec::new();
-    let mut targets: Vec<Target> = Vec::new();
-    for c in done.iter().filter(|c| c.op != Op::Delete) {
-        let t = Target { kind: c.kind, name: Some(c.key.clone()) };
-        if !targets.contains(&t) {
-            targets.push(t);
-        }
+/// Re-reads every object a done change touched, once, and compares it with what the plan declared: the
+/// fields the changes set, the last action's target state, deletes gone. Problems (verification reads that
+/// fail included) are returned, never raised: they belong in the summary, not in its place.
+async fn verify(outcomes: &[(Change, Status)], created: &HashMap<usize, u64>, client: &WriteClient) -> Vec<String> {
+    struct Expect<'a> {
+        kind: Kind,
+        key: &'a str,
+        fields: Vec<(&'a str, &'a Value)>,
+        last_action: Option<&'a str>,
+        deleted: bool,
     }
-    if !targets.is_empty() {
-        let mut options = PlanOptions { targets, ..PlanOptions::default() };
-        if let Some(path) = &opts.secrets_out {
-            options.rotation_tokens = Some(crate::plan::run::rotation_tokens(path)?);
+    let mut objects: BTreeMap<(Kind, u64), Expect> = BTreeMap::new();
+    for (i, (c, s)) in outcomes.iter().enumerate() {
+        if !s.is_done() {
+            continue;
         }
-        match build(set, client, &options).await {
-            Ok(again) => {
-                for c in again.changes.iter().filter(|c| c.op != Op::Refused) {
-                    if c.fields.is_empty() {
-                        problems.push(format!("{}: still to do", crate::render::headline(c)));
-                    }
-                    for f in &c.fields {
-                        let show = |v: &Option<serde_json::Value>| {
-                            v.as_ref().map_or("(absent)".into(), crate::render::short_value)
-                        };
-                        problems.push(format!(
-                            "{} {}: {}: live {} vs declared {}",
-                            c.kind.singular(),
-                            c.key,
-                            f.field,
-                            show(&f.old),
-                            if f.sensitive { "(sensitive)".into() } else { show(&f.new) }
-                        ));
+        let Some(id) =
+            c.id.or_else(|| created.get(&i).copied()).or_else(|| c.after.iter().find_map(|n| created.get(n).copied()))
+        else {
+            continue;
+        };
+        let e = objects.entry((c.kind, id)).or_insert(Expect {
+            kind: c.kind,
+            key: &c.key,
+            fields: Vec::new(),
+            last_action: None,
+            deleted: false,
+        });
+        match c.op {
+            Op::Delete => e.deleted = true,
+            Op::Action => e.last_action = c.action.as_deref(),
+            _ => {
+                for f in c.fields.iter().filter(|f| !f.sensitive) {
+                    if let Some(v) = &f.new {
+                        e.fields.retain(|(name, _)| *name != f.field);
+                        e.fields.push((&f.field, v));
                     }
                 }
             }
-            Err(crate::plan::PlanError::Api(e)) => return Err(e.into()),
-            Err(crate::plan::PlanError::Problems(p)) => return Err(Error::problems(&p)),
         }
     }
-    for c in done.iter().filter(|c| c.op == Op::Delete) {
-        let Some(id) = c.id else { continue };
-        let exists = with_kind!(c.kind, S => match client.get::<<S as Managed>::R>(id).await {
-            Ok(_) => true,
-            Err(e) if e.status() == Some(404) => false,
-            Err(e) => return Err(e.into()),
-        });
-        if exists {
-            problems.push(format!("{} {} (id {id}) still exists after its delete", c.kind.singular(), c.key));
+    let mut problems = Vec::new();
+    let mut seen: HashSet<(Kind, u64)> = HashSet::new();
+    for ((kind, id), e) in &objects {
+        seen.insert((*kind, *id));
+        let actions: Vec<&str> = e.last_action.into_iter().collect();
+        let read = match read_one(*kind, *id, client, &actions).await {
+            Ok(r) => r,
+            Err(err) => {
+                problems.push(format!("{} {} (id {id}): could not verify: {err}", e.kind.singular(), e.key));
+                continue;
+            }
+        };
+        match (read, e.deleted) {
+            (None, true) => {}
+            (Some(_), true) => {
+                problems.push(format!("{} {} (id {id}) still exists after its delete", kind.singular(), e.key))
+            }
+            (None, false) => {
+                problems.push(format!("{} {} (id {id}) does not exist after its changes", kind.singular(), e.key))
+            }
+            (Some(view), false) => {
+                for (field, want) in &e.fields {
+                    let live = view.fields.iter().find(|(f, _)| f == field).map_or(&Value::Null, |(_, v)| v);
+                    if live != *want {
+                        problems.push(format!(
+                            "{} {}: {field}: live {} vs declared {}",
+                            kind.singular(),
+                            e.key,
+                            crate::render::short_value(live),
+                            crate::render::short_value(want)
+                        ));
+                    }
+                }
+                if let Some((action, Some(false))) = view.holds.first().map(|(a, h)| (a.as_str(), *h)) {
+                    problems.push(format!("{} {}: `{action}` did not take effect", kind.singular(), e.key));
+                }
+            }
         }
     }
-    let _ = plan;
-    Ok(problems)
+    problems
 }

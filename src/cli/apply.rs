@@ -1,9 +1,9 @@
 //! `skyform apply`: plan, confirm, execute, verify.
 
 use super::Global;
-use skyform::apply::run::{run as apply, ApplyRequest};
 use skyform::apply::{ApplyOptions, Progress, Status};
 use skyform::manifest::process_env;
+use skyform::ops::apply::{run as apply, ApplyRequest};
 use skyform::render::{render, symbol, Format};
 use skyform::{Error, ErrorKind, Result};
 use std::io::{BufRead, IsTerminal, Write};
@@ -105,15 +105,24 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         }
     };
     let applied = super::runtime()?.block_on(apply(&request, &process_env, &show, &confirm, &progress))?;
+    // 1 when something failed or did not converge; else 3 when the plan had refused changes; else 0.
+    let blocked = skyform::ErrorKind::Blocked.exit_code();
     match applied.report {
         None => {
             let refused = applied.plan.summary.refused;
             skyform::redact::to_stdout("Nothing to apply.\n");
-            Ok(if refused > 0 { 1 } else { 0 })
+            Ok(if refused > 0 { blocked } else { 0 })
         }
         Some(report) => {
             skyform::redact::to_stdout(&format!("\n{}", report.render()));
-            Ok(if report.success() { 0 } else { 1 })
+            let failed = report.outcomes.iter().any(|(_, s)| !matches!(s, Status::Done | Status::Refused));
+            Ok(if failed || !report.not_converged.is_empty() {
+                1
+            } else if applied.plan.summary.refused > 0 {
+                blocked
+            } else {
+                0
+            })
         }
     }
 }

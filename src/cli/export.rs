@@ -2,11 +2,10 @@
 
 use super::plan::parse_kind;
 use super::Global;
-use skyform::api::ReadClient;
-use skyform::export::{export, ExportOptions};
+use skyform::export::ExportOptions;
 use skyform::manifest::process_env;
+use skyform::ops::connect::ConnectOptions;
 use skyform::resources::Kind;
-use skyform::session::{connect, ConnectOptions};
 use skyform::Result;
 use std::path::PathBuf;
 
@@ -32,11 +31,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     let seed = args.sandbox.map(|p| if p.is_dir() { p.join("sandbox.json") } else { p });
     let connect_opts = ConnectOptions { sandbox: seed, ..args.pacing.connect(global) };
     let opts = ExportOptions { out: args.out.clone(), kinds: args.kinds, force: args.force };
-    let report = super::runtime()?.block_on(async {
-        let session = connect(&connect_opts, &process_env).await?;
-        let client = ReadClient::with_events(session.config.clone(), session.events.clone())?;
-        export(&client, &opts).await
-    })?;
+    let report = super::runtime()?.block_on(skyform::ops::export::run(&connect_opts, &opts, &process_env))?;
     for s in &report.skipped {
         skyform::redact::to_stderr(&format!("skyform: {s}\n"));
     }

@@ -36,6 +36,13 @@ pub struct Global {
     pub quiet: bool,
 }
 
+/// How errors are printed by commands without a `--format` of their own.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    Human,
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Color {
     Auto,
@@ -91,9 +98,19 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            skyform::redact::to_stderr(&format!("{e}\n"));
+            report(&e, false);
             e.exit_code()
         }
+    }
+}
+
+/// Prints an error: for a person on stderr, or with `json`, as `{"error": {...}}` on stdout (where a
+/// pipeline reading `--format json` looks).
+pub fn report(e: &skyform::Error, json: bool) {
+    if json {
+        skyform::redact::to_stdout(&format!("{}\n", serde_json::to_string_pretty(&e.to_json()).unwrap_or_default()));
+    } else {
+        skyform::redact::to_stderr(&e.render());
     }
 }
 
@@ -113,8 +130,8 @@ pub struct Pacing {
 
 impl Pacing {
     /// Connection options from these flags and the global ones.
-    pub fn connect(&self, global: &Global) -> skyform::session::ConnectOptions {
-        skyform::session::ConnectOptions {
+    pub fn connect(&self, global: &Global) -> skyform::ops::connect::ConnectOptions {
+        skyform::ops::connect::ConnectOptions {
             api_url: global.api_url.clone(),
             rate_limit: self.rate_limit,
             rate_share: self.rate_share,
@@ -139,8 +156,8 @@ pub struct SandboxFlags {
 
 impl SandboxFlags {
     /// Connection options for these flags, the pacing flags and the global ones.
-    pub fn connect(&self, pacing: &Pacing, global: &Global) -> skyform::session::ConnectOptions {
-        skyform::session::ConnectOptions {
+    pub fn connect(&self, pacing: &Pacing, global: &Global) -> skyform::ops::connect::ConnectOptions {
+        skyform::ops::connect::ConnectOptions {
             // The seed's folder is found from the manifest paths by the engine.
             sandbox: self.sandbox.then(std::path::PathBuf::new),
             sandbox_state: self.sandbox_state.clone(),

@@ -2,7 +2,7 @@
 
 use super::Global;
 use skyform::manifest::process_env;
-use skyform::plan::run::{run as plan, PlanRequest};
+use skyform::ops::plan::{run as plan, PlanRequest};
 use skyform::render::{render, Format};
 use skyform::resources::Kind;
 use skyform::{Error, ErrorKind, Result};
@@ -46,7 +46,14 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         options: args.scope.options(),
         secrets_file: args.secrets_out,
     };
-    let plan = super::runtime()?.block_on(plan(&request, &process_env))?;
+    let json = args.format == Format::Json;
+    let plan = match super::runtime()?.block_on(plan(&request, &process_env)) {
+        Ok(plan) => plan,
+        Err(e) => {
+            super::report(&e, json);
+            return Ok(e.exit_code());
+        }
+    };
     skyform::redact::to_stdout(&render(&plan, args.format, global.color_stdout()));
     if let Some(path) = &args.out {
         std::fs::write(path, skyform::redact::scrub(&skyform::render::json(&plan)).as_bytes())
@@ -59,10 +66,27 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             ));
         }
     }
+    // A plan that apply would refuse fails the check (exit 3), so a pull request cannot pass with a plan
+    // that every deploy after it would fail.
     if !plan.blocked.is_empty() {
-        return Err(Error::new(ErrorKind::Refused, plan.blocked.join("\n")).with_hint(
-            "the plan was not blocked by mistake only if you meant those deletes: then pass --allow-deletes KIND",
-        ));
+        let e = Error::new(ErrorKind::Blocked, plan.blocked.join("\n"))
+            .with_hint("if those deletes are intended, pass --allow-deletes KIND; otherwise fix the manifests");
+        if !json {
+            super::report(&e, false);
+        }
+        return Ok(e.exit_code());
+    }
+    if plan.summary.refused > 0 {
+        if !global.quiet && !json {
+            skyform::redact::to_stderr(&format!(
+                "skyform: {} refused change{} (see the plan): apply cannot do {}; exit {}\n",
+                plan.summary.refused,
+                if plan.summary.refused == 1 { "" } else { "s" },
+                if plan.summary.refused == 1 { "it" } else { "them" },
+                ErrorKind::Blocked.exit_code()
+            ));
+        }
+        return Ok(ErrorKind::Blocked.exit_code());
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
 }

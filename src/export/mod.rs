@@ -1,28 +1,24 @@
-//! `export`: the live account written as manifests, so a team adopts skyform with one command and
-//! `plan` right after shows no changes.
+//! `export`: the live account written as manifests, so a team adopts skyform with one command and `plan`
+//! right after shows no changes.
 //!
-//! One YAML file per kind; long texts in `.md` files; a prompt used by several agents written once under
-//! `prompts:`; channel, list and segment ids written as names; duplicate names pinned with `id:`; nothing the
-//! API never returns (passwords, secrets) invented. Output is sorted and stable: exporting twice gives the
-//! same files.
+//! Each kind builds its manifest entry from a live object ([`Managed::from_live`]); what a kind cannot
+//! express is left out with a warning naming it. The entries are serialized with serde_yaml (see
+//! `yaml_out.rs` for the two things it does not do for us). One YAML file per kind; long texts in `.md`
+//! files; a text several entries share written once under `prompts:`; duplicate names pinned with `id:`;
+//! nothing the API never returns (passwords, secrets) invented. Output is sorted and stable: exporting twice
+//! gives the same files.
 
 mod yaml_out;
 
 use crate::api::{ApiError, ReadClient};
-use crate::resources::agent::{Agents, LiveAgent};
-use crate::resources::campaign::{Campaigns, LiveCampaign};
-use crate::resources::knowledge::{KnowledgeBase, LiveKnowledgeEntry};
-use crate::resources::lookup::{Channel, ContactList};
-use crate::resources::team::{LiveTeamMember, Team};
-use crate::resources::webhook::{LiveWebhook, Webhooks};
-use crate::resources::Kind;
+use crate::resources::{Kind, LookupNeeds, Lookups, Managed, Resource, Text};
 use crate::{Error, ErrorKind};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use yaml_out::{number, scalar, slug};
 
-/// Texts longer than this, or with more than two lines, go to `.md` files.
+pub use yaml_out::{quote_misread, to_yaml};
+
+/// Texts longer than this (characters), or with a line break, go to `.md` files.
 const INLINE_MAX: usize = 160;
 const SCHEMA_FILE: &str = "manifest.schema.json";
 
@@ -39,8 +35,9 @@ pub struct ExportOptions {
 #[derive(Debug, Default)]
 pub struct ExportReport {
     pub files: Vec<PathBuf>,
+    /// Entries written per kind, by the kind's plural name.
     pub counts: BTreeMap<&'static str, usize>,
-    /// Objects left out, with why (document/voice knowledge entries, unexpressible campaigns).
+    /// Objects left out, each with why (upload-only knowledge entries, unexpressible campaigns, ...).
     pub skipped: Vec<String>,
 }
 
@@ -69,407 +66,222 @@ impl Files {
 }
 
 fn is_long(s: &str) -> bool {
-    s.lines().count() > 2 || s.chars().count() > INLINE_MAX
+    s.trim_end().contains('\n') || s.chars().count() > INLINE_MAX
 }
 
-/// A long-text value: inline when short, else `{ file: ... }`.
-fn text_value(files: &mut Files, dir: &str, name: &str, s: &str) -> String {
-    if is_long(s) || s.contains('\n') && s.trim_end().contains('\n') {
-        format!("{{ file: {} }}", scalar(&files.text(dir, name, s)))
-    } else {
-        scalar(s.trim_end())
-    }
-}
-
-/// Names that more than one live object has: those entries are pinned by id.
-fn duplicates<'a>(keys: impl Iterator<Item = &'a str>) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for k in keys {
-        *counts.entry(k.to_string()).or_insert(0) += 1;
-    }
-    counts.retain(|_, n| *n > 1);
-    counts
-}
-
-fn header(out: &mut String, lines: &[&str]) {
-    let _ = writeln!(out, "# yaml-language-server: $schema=./{SCHEMA_FILE}");
-    for l in lines {
-        let _ = writeln!(out, "# {l}");
-    }
-}
-
-fn pin(out: &mut String, id: u64, key: &str, kind: &str, dups: &HashMap<String, usize>) {
-    if let Some(n) = dups.get(key) {
-        let _ = writeln!(out, "  # {n} live {kind}s share this name: each is pinned to its own id");
-        let _ = writeln!(out, "  - id: {id}");
-    } else {
-        out.push_str("  -");
-    }
-}
-
-/// `  - id: 3\n    name: X` or `  - name: X`: the first key after the dash.
-fn first(out: &mut String, pinned: bool, line: &str) {
-    if pinned {
-        let _ = writeln!(out, "    {line}");
-    } else {
-        let _ = writeln!(out, " {line}");
-    }
-}
-
-fn agents(list: &mut [LiveAgent], files: &mut Files) -> String {
-    list.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
-    // Prompt texts used by more than one agent become shared prompts.
-    let mut uses: BTreeMap<String, usize> = BTreeMap::new();
-    for a in list.iter() {
-        for t in
-            [Some(&a.system_prompt), a.instruction_prompt.as_ref(), a.personality_prompt.as_ref()].into_iter().flatten()
-        {
-            if !t.trim().is_empty() {
-                *uses.entry(t.trim_end().to_string()).or_insert(0) += 1;
-            }
-        }
-    }
-    let mut shared: BTreeMap<String, String> = BTreeMap::new(); // text → prompt name
-    let mut prompts = String::new();
-    for (i, (text, _)) in uses.iter().filter(|(_, n)| **n > 1).enumerate() {
-        let name = format!("shared-{}", i + 1);
-        let _ = writeln!(prompts, "  {name}: {}", text_value(files, "prompts", &name, text));
-        shared.insert(text.clone(), name);
-    }
+/// A short, file-safe name for a text: ASCII letters and digits joined by `-`, or `fallback`.
+pub fn slug(s: &str, fallback: &str) -> String {
     let mut out = String::new();
-    header(&mut out, &["AI agents, exported from the live account."]);
-    if !prompts.is_empty() {
-        let _ = writeln!(out, "prompts:\n{prompts}");
-    }
-    out.push_str("agents:\n");
-    if list.is_empty() {
-        out.truncate(out.len() - 1);
-        out.push_str(" []\n");
-    }
-    let dups = duplicates(list.iter().map(|a| a.name.as_str()));
-    for a in list.iter() {
-        let pinned = dups.contains_key(&a.name);
-        pin(&mut out, a.id, &a.name, "agent", &dups);
-        first(&mut out, pinned, &format!("name: {}", scalar(&a.name)));
-        if a.is_default {
-            let _ = writeln!(out, "    is_default: true");
-        }
-        let base = slug(&a.name, &format!("agent-{}", a.id));
-        for (field, text) in [
-            ("system_prompt", Some(&a.system_prompt)),
-            ("instruction_prompt", a.instruction_prompt.as_ref()),
-            ("personality_prompt", a.personality_prompt.as_ref()),
-        ] {
-            let Some(t) = text.filter(|t| !t.trim().is_empty()) else {
-                if field == "system_prompt" {
-                    let _ = writeln!(out, "    system_prompt: \"\"");
-                }
-                continue;
-            };
-            let value = match shared.get(t.trim_end()) {
-                Some(name) => format!("{{ prompt: {name} }}"),
-                None => text_value(files, "prompts", &format!("{base}-{}", field.trim_end_matches("_prompt")), t),
-            };
-            let _ = writeln!(out, "    {field}: {value}");
-        }
-        if !a.response_guidelines.is_empty() {
-            out.push_str("    response_guidelines:\n");
-            for (k, v) in &a.response_guidelines {
-                let _ = writeln!(out, "      {}: {}", scalar(k), scalar(v));
-            }
-        }
-        if !a.is_active {
-            out.push_str("    is_active: false\n");
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
         }
     }
-    out
-}
-
-fn knowledge(list: &mut [LiveKnowledgeEntry], files: &mut Files, skipped: &mut Vec<String>) -> String {
-    list.sort_by(|a, b| (&a.title, a.id).cmp(&(&b.title, b.id)));
-    let mut out = String::new();
-    let mut comments = String::new();
-    let (kept, left): (Vec<_>, Vec<_>) =
-        list.iter().partition(|e| matches!(e.kind.as_str(), "text" | "website" | "product_catalog"));
-    for e in &left {
-        let why = format!(
-            "knowledge entry \"{}\" (id {}, type {}) is not exported: it is created by file upload, which skyform does not manage; it stays in the account, unmanaged",
-            e.title, e.id, e.kind
-        );
-        let _ = writeln!(comments, "# {why}");
-        skipped.push(why);
-    }
-    header(&mut out, &["Knowledge base entries, exported from the live account."]);
-    out.push_str(&comments);
-    out.push_str("knowledge_base:");
-    out.push_str(if kept.is_empty() { " []\n" } else { "\n" });
-    let dups = duplicates(kept.iter().map(|e| e.title.as_str()));
-    for e in kept {
-        let pinned = dups.contains_key(&e.title);
-        pin(&mut out, e.id, &e.title, "knowledge entry", &dups);
-        first(&mut out, pinned, &format!("title: {}", scalar(&e.title)));
-        let _ = writeln!(out, "    type: {}", e.kind);
-        let base = slug(&e.title, &format!("entry-{}", e.id));
-        for (field, v) in [("description", &e.description), ("business_description", &e.business_description)] {
-            if let Some(t) = v.as_ref().filter(|t| !t.trim().is_empty()) {
-                let _ = writeln!(out, "    {field}: {}", text_value(files, "kb", &format!("{base}-{field}"), t));
-            }
-        }
-        match e.kind.as_str() {
-            "text" => {
-                let body = e.content.as_deref().unwrap_or("");
-                let _ = writeln!(out, "    content: {{ file: {} }}", scalar(&files.text("kb", &base, body)));
-            }
-            "website" => {
-                let _ = writeln!(out, "    url: {}", scalar(e.url.as_deref().unwrap_or("")));
-            }
-            _ => {
-                let products = e.products.as_deref().unwrap_or_default();
-                if products.is_empty() {
-                    out.push_str("    products: []\n");
-                } else {
-                    out.push_str("    products:\n");
-                }
-                for p in products {
-                    let _ = writeln!(out, "      - name: {}", scalar(&p.name));
-                    if let Some(price) = p.price {
-                        let _ = writeln!(out, "        price: {}", number(price));
-                    }
-                    for (k, v) in [("description", &p.description), ("sku", &p.sku)] {
-                        if let Some(v) = v.as_ref().filter(|v| !v.trim().is_empty()) {
-                            let _ = writeln!(out, "        {k}: {}", scalar(v));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-fn webhooks(list: &mut [LiveWebhook]) -> String {
-    list.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
-    let mut out = String::new();
-    header(
-        &mut out,
-        &[
-            "Webhooks, exported from the live account.",
-            "Signing secrets are not exported: the API shows a secret only when it is created or rotated.",
-        ],
-    );
-    out.push_str("webhooks:");
-    out.push_str(if list.is_empty() { " []\n" } else { "\n" });
-    let dups = duplicates(list.iter().map(|w| w.name.as_str()));
-    for w in list.iter() {
-        let pinned = dups.contains_key(&w.name);
-        pin(&mut out, w.id, &w.name, "webhook", &dups);
-        first(&mut out, pinned, &format!("name: {}", scalar(&w.name)));
-        let _ = writeln!(out, "    url: {}", scalar(&w.url));
-        let mut events = w.events.clone();
-        events.sort();
-        events.dedup();
-        let _ = writeln!(out, "    events: [{}]", events.iter().map(|e| scalar(e)).collect::<Vec<_>>().join(", "));
-        if !w.is_active {
-            out.push_str("    is_active: false\n");
-        }
-    }
-    out
-}
-
-fn team(list: &mut [LiveTeamMember]) -> String {
-    list.sort_by_key(|m| (m.email.to_lowercase(), m.id));
-    let mut out = String::new();
-    header(
-        &mut out,
-        &[
-            "Team members, exported from the live account.",
-            "No passwords: a password is only needed to create a member (add `password: ${VAR}` to such an entry).",
-        ],
-    );
-    out.push_str("team:");
-    out.push_str(if list.is_empty() { " []\n" } else { "\n" });
-    let lower: Vec<String> = list.iter().map(|m| m.email.to_lowercase()).collect();
-    let dups = duplicates(lower.iter().map(String::as_str));
-    for m in list.iter() {
-        let pinned = dups.contains_key(&m.email.to_lowercase());
-        pin(&mut out, m.id, &m.email.to_lowercase(), "team member", &dups);
-        first(&mut out, pinned, &format!("email: {}", scalar(&m.email)));
-        let _ = writeln!(out, "    name: {}", scalar(&m.name));
-        let _ = writeln!(out, "    role: {}", scalar(&m.role));
-        if m.status.as_deref().is_some_and(|s| s != "active") {
-            let _ = writeln!(out, "    status: {}", scalar(m.status.as_deref().unwrap_or("")));
-        }
-    }
-    out
-}
-
-/// A name that resolves back to exactly this id, if there is one.
-fn unique_name(id: u64, lists: &[ContactList]) -> Option<&str> {
-    let l = lists.iter().find(|l| l.id == id)?;
-    (lists.iter().filter(|o| o.name.trim() == l.name.trim()).count() == 1).then_some(l.name.as_str())
-}
-
-fn channel_ref(id: Option<u64>, channels: &[Channel]) -> Option<String> {
-    let id = id?;
-    let c = channels.iter().find(|c| c.id == id)?;
-    let by_name = channels.iter().filter(|o| o.username.eq_ignore_ascii_case(&c.username)).count() == 1;
-    let by_type = channels.iter().filter(|o| o.kind.eq_ignore_ascii_case(&c.kind)).count() == 1;
-    let name_is_type = channels.iter().any(|o| o.kind.eq_ignore_ascii_case(&c.username));
-    Some(if by_type {
-        format!("channel: {}", scalar(&c.kind))
-    } else if by_name && !name_is_type {
-        format!("channel: {}", scalar(&c.username))
+    let out = out.trim_end_matches('-').chars().take(48).collect::<String>();
+    if out.is_empty() {
+        fallback.to_string()
     } else {
-        format!("channel_id: {id}")
-    })
+        out
+    }
 }
 
-fn campaigns(
-    list: &mut [LiveCampaign],
-    files: &mut Files,
-    channels: &[Channel],
-    lists: &[ContactList],
-    segments: &[ContactList],
+/// The lookups read so far; each is read at most once.
+#[derive(Default)]
+struct LookupCache {
+    have: LookupNeeds,
+    lookups: Lookups,
+}
+
+impl LookupCache {
+    async fn ensure(&mut self, needs: LookupNeeds, client: &ReadClient) -> Result<&Lookups, ApiError> {
+        if needs.channels && !self.have.channels {
+            self.lookups.channels = client.channels().await?;
+        }
+        if needs.lists && !self.have.lists {
+            self.lookups.lists = client.contact_lists().await?;
+        }
+        if needs.segments && !self.have.segments {
+            self.lookups.segments = client.segments().await?;
+        }
+        self.have = self.have.union(needs);
+        Ok(&self.lookups)
+    }
+}
+
+/// Every object of a kind, with the single GET where the list lacks the body.
+async fn read_all<R: Resource>(client: &ReadClient, detail: bool) -> Result<Vec<R::Live>, ApiError> {
+    let list = client.list::<R>().await?;
+    if !detail {
+        return Ok(list);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, l) in list.iter().enumerate() {
+        let (c, id) = (client.clone(), R::live_id(l));
+        tasks.spawn(async move { (i, c.get::<R>(id).await) });
+    }
+    let mut out: Vec<(usize, R::Live)> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, got) = joined.expect("a detail read does not panic");
+        match got {
+            Ok(l) => out.push((i, l)),
+            // Deleted between list and read: it is simply not there any more.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out.into_iter().map(|(_, l)| l).collect())
+}
+
+/// One kind's entries, sorted by key then id; duplicates pinned with `id:`; what cannot be expressed
+/// reported in `skipped`. Returns the entries and the comment lines for the file's header.
+async fn kind_entries<S: Managed>(
+    client: &ReadClient,
+    cache: &mut LookupCache,
     skipped: &mut Vec<String>,
-) -> String {
-    list.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
-    let mut out = String::new();
-    let mut entries = String::new();
-    let mut comments = String::new();
-    let dups = duplicates(list.iter().map(|c| c.name.as_str()));
-    let mut kept = 0;
-    for c in list.iter() {
-        let ids = |v: &Option<Vec<u64>>| v.clone().unwrap_or_default();
-        let list_names: Option<Vec<&str>> = ids(&c.list_ids).iter().map(|id| unique_name(*id, lists)).collect();
-        let segment_names: Option<Vec<&str>> =
-            ids(&c.segment_ids).iter().map(|id| unique_name(*id, segments)).collect();
-        let channel = channel_ref(c.channel_id.or_else(|| c.client_setting.as_ref().and_then(|s| s.id)), channels);
-        let (Some(list_names), Some(segment_names), Some(channel)) = (list_names, segment_names, channel) else {
-            let why = format!(
-                "campaign \"{}\" (id {}) is not exported: its channel, lists or segments have no name that identifies them",
-                c.name, c.id
-            );
-            let _ = writeln!(comments, "# {why}");
-            skipped.push(why);
-            continue;
-        };
-        kept += 1;
-        let pinned = dups.contains_key(&c.name);
-        pin(&mut entries, c.id, &c.name, "campaign", &dups);
-        first(&mut entries, pinned, &format!("name: {}", scalar(&c.name)));
-        let _ = writeln!(entries, "    {channel}");
-        entries.push_str("    audience:\n");
-        let join = |v: &[&str]| v.iter().map(|n| scalar(n)).collect::<Vec<_>>().join(", ");
-        if !list_names.is_empty() {
-            let _ = writeln!(entries, "      lists: [{}]", join(&list_names));
-        }
-        if !segment_names.is_empty() {
-            let _ = writeln!(entries, "      segments: [{}]", join(&segment_names));
-        }
-        let mut contacts = ids(&c.contact_ids);
-        contacts.sort();
-        contacts.dedup();
-        if !contacts.is_empty() {
-            let _ = writeln!(
-                entries,
-                "      contacts: [{}]",
-                contacts.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-            );
-        }
-        let base = slug(&c.name, &format!("campaign-{}", c.id));
-        let message = c.message.as_deref().unwrap_or("");
-        let _ = writeln!(entries, "    message: {{ file: {} }}", scalar(&files.text("campaigns", &base, message)));
-        // `completed` satisfies `running`.
-        let state = match c.status.as_str() {
-            "completed" => "running",
-            s => s,
-        };
-        let _ = writeln!(entries, "    state: {state}");
-        if c.is_new_number {
-            entries.push_str("    is_new_number: true\n");
+) -> Result<(Vec<S>, Vec<String>), ApiError> {
+    let mut live = read_all::<S::R>(client, S::NEEDS_DETAIL).await?;
+    let lookups = cache.ensure(S::export_lookups(&live), client).await?;
+    live.sort_by_key(|l| (S::R::match_key(&S::R::live_key(l)), S::R::live_id(l)));
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for l in &live {
+        *counts.entry(S::R::match_key(&S::R::live_key(l))).or_default() += 1;
+    }
+    let mut entries = Vec::new();
+    let mut notes = Vec::new();
+    let mut pinned: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in &live {
+        match S::from_live(l, lookups) {
+            Ok(mut e) => {
+                if counts[&S::R::match_key(&S::R::live_key(l))] > 1 {
+                    e.set_id(Some(S::R::live_id(l)));
+                    pinned.entry(S::R::live_key(l)).or_default().push(S::R::live_id(l).to_string());
+                }
+                entries.push(e);
+            }
+            Err(why) => {
+                notes.push(format!("not exported: {why}"));
+                skipped.push(why);
+            }
         }
     }
-    header(&mut out, &["Campaigns, exported from the live account. Their fields can change only while `draft`."]);
-    out.push_str(&comments);
-    out.push_str("campaigns:");
-    out.push_str(if kept == 0 { " []\n" } else { "\n" });
-    out.push_str(&entries);
-    out
+    for (key, ids) in pinned {
+        notes.push(format!(
+            "{} live {} share the {} `{key}`: each is pinned to its own id (ids {})",
+            ids.len(),
+            S::PLURAL,
+            S::KEY_FIELD,
+            ids.join(", ")
+        ));
+    }
+    Ok((entries, notes))
+}
+
+/// Moves long texts into `.md` files and texts several entries share into `prompts:`.
+fn place_texts<S: Managed>(kind: Kind, entries: &mut [S], files: &mut Files, prompts: &mut BTreeMap<String, String>) {
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for e in entries.iter_mut() {
+        for (_, t) in e.texts_mut() {
+            if let Text::Inline(s) = t {
+                if !s.trim().is_empty() {
+                    *uses.entry(s.trim_end().to_string()).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut shared: Vec<&String> = uses.iter().filter(|(_, n)| **n > 1).map(|(t, _)| t).collect();
+    shared.sort();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for text in shared {
+        let name = format!("shared-{}", prompts.len() + 1);
+        prompts.insert(name.clone(), text.clone());
+        names.insert(text.clone(), name);
+    }
+    for e in entries.iter_mut() {
+        let base = slug(&e.natural_key(), &format!("{}-{}", kind.as_str(), e.id().unwrap_or_default()));
+        let base = match e.id() {
+            Some(id) => format!("{base}-{id}"),
+            None => base,
+        };
+        for (field, t) in e.texts_mut() {
+            let Text::Inline(s) = t else { continue };
+            if let Some(name) = names.get(s.trim_end()) {
+                *t = Text::Prompt { prompt: name.clone() };
+            } else if is_long(s) {
+                let file = files.text(kind.as_str(), &format!("{base}-{}", field.trim_end_matches("_prompt")), s);
+                *t = Text::File { file };
+            }
+        }
+    }
 }
 
 /// Reads the account (GETs only) and builds the files, without writing them.
-async fn build(client: &ReadClient, kinds: &[Kind], report: &mut ExportReport) -> Result<Files, ApiError> {
-    let wants = |k: Kind| kinds.is_empty() || kinds.contains(&k);
+async fn build(client: &ReadClient, kinds: &[Kind], report: &mut ExportReport) -> Result<Files, Error> {
     let mut files = Files::default();
-    let mut yaml: BTreeMap<&str, String> = BTreeMap::new();
-    if wants(Kind::Agents) {
-        let mut list = client.list::<Agents>().await?;
-        report.counts.insert("agents", list.len());
-        yaml.insert("agents.yaml", agents(&mut list, &mut files));
+    let mut cache = LookupCache::default();
+    let mut prompts: BTreeMap<String, String> = BTreeMap::new();
+    let mut docs: Vec<(Kind, serde_yaml::Value, Vec<String>)> = Vec::new();
+    for &kind in Kind::ALL.iter().filter(|k| kinds.is_empty() || kinds.contains(k)) {
+        let before = prompts.len();
+        let (value, notes) = with_kind!(kind, S => {
+            let (mut entries, notes) = kind_entries::<S>(client, &mut cache, &mut report.skipped).await?;
+            place_texts(kind, &mut entries, &mut files, &mut prompts);
+            report.counts.insert(kind.plural(), entries.len());
+            (serde_yaml::to_value(&entries).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?, notes)
+        });
+        // Shared texts are declared in the file of the first kind that uses them.
+        let own: BTreeMap<String, String> = prompts.iter().skip(before).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut doc = serde_yaml::Mapping::new();
+        if !own.is_empty() {
+            let mut map = serde_yaml::Mapping::new();
+            for (name, text) in own {
+                let value = if is_long(&text) {
+                    let file = files.text("prompts", &name, &text);
+                    serde_yaml::to_value(Text::File { file }).unwrap_or_default()
+                } else {
+                    serde_yaml::Value::String(text)
+                };
+                map.insert(name.into(), value);
+            }
+            doc.insert("prompts".into(), serde_yaml::Value::Mapping(map));
+        }
+        doc.insert(kind.as_str().into(), value);
+        docs.push((kind, serde_yaml::Value::Mapping(doc), notes));
     }
-    if wants(Kind::KnowledgeBase) {
-        let mut list = details::<KnowledgeBase>(client, client.list::<KnowledgeBase>().await?, |e| {
-            matches!(e.kind.as_str(), "text" | "website" | "product_catalog")
-        })
-        .await?;
-        report
-            .counts
-            .insert("knowledge entries", list.iter().filter(|e| e.kind != "document" && e.kind != "voice").count());
-        yaml.insert("knowledge_base.yaml", knowledge(&mut list, &mut files, &mut report.skipped));
-    }
-    if wants(Kind::Webhooks) {
-        let mut list = client.list::<Webhooks>().await?;
-        report.counts.insert("webhooks", list.len());
-        yaml.insert("webhooks.yaml", webhooks(&mut list));
-    }
-    if wants(Kind::Team) {
-        let mut list = client.list::<Team>().await?;
-        report.counts.insert("team members", list.len());
-        yaml.insert("team.yaml", team(&mut list));
-    }
-    if wants(Kind::Campaigns) {
-        let mut list = details::<Campaigns>(client, client.list::<Campaigns>().await?, |_| true).await?;
-        let (channels, lists, segments) = if list.is_empty() {
-            Default::default()
-        } else {
-            (client.channels().await?, client.contact_lists().await?, client.segments().await?)
-        };
-        let before = report.skipped.len();
-        yaml.insert(
-            "campaigns.yaml",
-            campaigns(&mut list, &mut files, &channels, &lists, &segments, &mut report.skipped),
-        );
-        report.counts.insert("campaigns", list.len() - (report.skipped.len() - before));
-    }
-    for (name, text) in yaml {
-        files.map.insert(PathBuf::from(name), text);
+    for (kind, doc, notes) in docs {
+        let mut header = format!("# yaml-language-server: $schema=./{SCHEMA_FILE}\n");
+        header.push_str(&format!("# {}, exported from the live account.\n", kind.title()));
+        for line in export_notes(kind) {
+            header.push_str(&format!("# {line}\n"));
+        }
+        for n in notes {
+            header.push_str(&format!("# {n}\n"));
+        }
+        files.map.insert(PathBuf::from(format!("{}.yaml", kind.as_str())), header + &to_yaml(&doc));
     }
     files.map.insert(PathBuf::from(SCHEMA_FILE), crate::manifest::schema::manifest_schema());
     Ok(files)
 }
 
-/// The single GET of every object that needs one for its body, concurrently.
-async fn details<R: crate::resources::Resource>(
-    client: &ReadClient,
-    list: Vec<R::Live>,
-    needs: impl Fn(&R::Live) -> bool,
-) -> Result<Vec<R::Live>, ApiError> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut out = Vec::new();
-    for (i, l) in list.into_iter().enumerate() {
-        if needs(&l) {
-            let (c, id) = (client.clone(), R::live_id(&l));
-            tasks.spawn(async move { (i, c.get::<R>(id).await) });
-        } else {
-            out.push((i, l));
-        }
+/// What a file of this kind never holds, and why.
+fn export_notes(kind: Kind) -> Vec<String> {
+    let mut notes = Vec::new();
+    let secret_fields = with_kind!(kind, S => <S as Managed>::SECRET_FIELDS);
+    if !secret_fields.is_empty() {
+        notes.push(format!(
+            "No {}: the API never returns them, and they are only needed to create (add `{}: ${{VAR}}` to such an entry).",
+            secret_fields.join(", "),
+            secret_fields[0]
+        ));
     }
-    while let Some(joined) = tasks.join_next().await {
-        let (i, got) = joined.expect("a detail read does not panic");
-        out.push((i, got?));
+    if with_kind!(kind, S => <<S as Managed>::R as Resource>::SECRET_ACTION).is_some() {
+        notes.push(
+            "Signing secrets are not exported: the API shows a secret only when it is created or rotated.".into(),
+        );
     }
-    out.sort_by_key(|(i, _)| *i);
-    Ok(out.into_iter().map(|(_, l)| l).collect())
+    notes
 }
 
 /// Exports the account into `opts.out`.
@@ -498,4 +310,16 @@ pub async fn export(client: &ReadClient, opts: &ExportOptions) -> Result<ExportR
         report.files.push(path);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Sales Assistant", "x"), "sales-assistant");
+        assert_eq!(slug("مساعد", "agent-2"), "agent-2");
+        assert_eq!(slug("Return Policy (2026)!", "x"), "return-policy-2026");
+    }
 }

@@ -14,8 +14,7 @@
 
 /// The prefix of the variables shown fields read.
 pub const VAR_PREFIX: &str = "SKYFORM_VAR_";
-/// The prefix of the variables secret fields read.
-pub const SECRET_PREFIX: &str = "SKYFORM_SECRET_";
+use crate::resources::{SecretRef, SECRET_PREFIX};
 /// How deep defaults may nest references.
 const MAX_NESTING: usize = 8;
 
@@ -198,31 +197,17 @@ impl Parser<'_> {
     }
 }
 
-/// A secret field's reference: exactly `${NAME}`. Returns NAME, whose value is read from
-/// `SKYFORM_SECRET_NAME` when a request needs it.
+/// A secret field's reference: exactly `${NAME}` (see [`SecretRef::parse`]). Returns NAME, whose value is
+/// read from `SKYFORM_SECRET_NAME` when a request needs it.
 pub fn secret_reference(s: &str) -> Result<String, InterpolationError> {
-    let len = s.chars().count();
-    let refuse = |message: String| InterpolationError {
+    SecretRef::parse(s).map(|r| r.var).map_err(|message| InterpolationError {
         offset: 0,
-        len,
+        len: s.chars().count(),
         message,
         hint: format!(
             "write `${{NAME}}` and export {SECRET_PREFIX}NAME where skyform applies; secrets never live in manifests"
         ),
-    };
-    let Some(name) = s.trim().strip_prefix("${").and_then(|r| r.strip_suffix('}')) else {
-        return Err(refuse("a secret is a reference to a variable, `${NAME}`, not a value".into()));
-    };
-    if name.contains(":-") {
-        return Err(refuse("a secret reference cannot have a default: the default would be a secret in git".into()));
-    }
-    if !valid_name(name) {
-        return Err(refuse(format!("`${{{name}}}` is not a variable reference")));
-    }
-    if let Some(why) = reserved(name) {
-        return Err(InterpolationError { offset: 0, len, message: format!("`${{{name}}}` cannot be used"), hint: why });
-    }
-    Ok(name.to_string())
+    })
 }
 
 #[cfg(test)]

@@ -3,72 +3,47 @@
 //! problem found, each with its file, line and column.
 
 mod interpolate;
-pub mod problem;
 pub mod schema;
 pub mod yaml;
 
-use crate::resources::agent::AgentSpec;
-use crate::resources::campaign::CampaignSpec;
-use crate::resources::knowledge::KnowledgeEntrySpec;
-use crate::resources::team::TeamMemberSpec;
-use crate::resources::webhook::WebhookSpec;
-use crate::resources::{Checks, Ensure, Entry, Kind, Origin, Text};
+use crate::resources::{Checks, Declared, Entry, Holds, Kind, Managed, Origin, Resource, Text};
+use crate::source::{closest, Problem, Problems};
 use indexmap::IndexMap;
-use problem::{closest, Problem, Problems};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use yaml::{Node, Pos, Style};
 
-/// A manifest file larger than this is refused unread.
+/// A manifest file larger than this is refused unread (bytes).
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
-/// A `{file:}` text larger than this is refused unread.
+/// A `{file:}` text larger than this is refused unread (bytes).
 pub const MAX_TEXT_BYTES: u64 = 1024 * 1024;
 
-/// One manifest file, as written. Every section is optional; sections of all files are merged.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(title = "skyform manifest", description = "A SkyLight Chat account as code. See skyform's README.")]
-pub struct ManifestFile {
-    /// Reusable texts, local to the manifests: `name: text`, or `name: { file: path }`.
-    #[serde(default)]
-    pub prompts: IndexMap<String, Text>,
-    #[serde(default)]
-    pub agents: Vec<AgentSpec>,
-    #[serde(default)]
-    pub knowledge_base: Vec<KnowledgeEntrySpec>,
-    #[serde(default)]
-    pub webhooks: Vec<WebhookSpec>,
-    #[serde(default)]
-    pub team: Vec<TeamMemberSpec>,
-    #[serde(default)]
-    pub campaigns: Vec<CampaignSpec>,
-    #[serde(default)]
-    pub settings: Settings,
+/// The top-level sections a manifest may have: `prompts`, every kind of the registry, `settings`.
+pub fn sections() -> Vec<&'static str> {
+    let mut all = vec!["prompts"];
+    all.extend(Kind::ALL.iter().map(|k| k.as_str()));
+    all.push("settings");
+    all
 }
 
-const SECTIONS: &[&str] = &["prompts", "agents", "knowledge_base", "webhooks", "team", "campaigns", "settings"];
-
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Kinds whose live objects missing from the manifests are deleted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prune: Vec<Kind>,
 }
 
-/// The merged, resolved and checked manifests.
+/// The merged, resolved and checked manifests. Derefs to [`Declared`], so `set.agents` is the agents.
 #[derive(Debug, Default)]
 pub struct ManifestSet {
     /// Prompts, resolved to their texts.
     pub prompts: IndexMap<String, Text>,
-    pub agents: Vec<AgentSpec>,
-    pub knowledge_base: Vec<KnowledgeEntrySpec>,
-    pub webhooks: Vec<WebhookSpec>,
-    pub team: Vec<TeamMemberSpec>,
-    pub campaigns: Vec<CampaignSpec>,
+    /// Every kind's entries.
+    pub declared: Declared,
     pub settings: Settings,
     /// Every manifest file read, in load order.
     pub files: Vec<PathBuf>,
@@ -76,20 +51,36 @@ pub struct ManifestSet {
     pub sources: std::collections::BTreeMap<PathBuf, String>,
 }
 
+impl std::ops::Deref for ManifestSet {
+    type Target = Declared;
+    fn deref(&self) -> &Declared {
+        &self.declared
+    }
+}
+
 impl ManifestSet {
-    /// `3 agents, 7 knowledge entries, ...` for `validate`'s summary line.
+    /// `3 agents, 7 knowledge entries, ... (2 prompts, 5 files)` for `validate`'s summary line.
     pub fn summary(&self) -> String {
         let n = |count: usize, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
+        let kinds: Vec<String> =
+            Kind::ALL.iter().map(|k| n(self.declared.count(*k), k.singular(), k.plural())).collect();
         format!(
-            "{}, {}, {}, {}, {} ({}, {})",
-            n(self.agents.len(), "agent", "agents"),
-            n(self.knowledge_base.len(), "knowledge entry", "knowledge entries"),
-            n(self.webhooks.len(), "webhook", "webhooks"),
-            n(self.team.len(), "team member", "team members"),
-            n(self.campaigns.len(), "campaign", "campaigns"),
+            "{} ({}, {})",
+            kinds.join(", "),
             n(self.prompts.len(), "prompt", "prompts"),
-            n(self.files.len(), "file", "files"),
+            n(self.files.len(), "file", "files")
         )
+    }
+
+    /// Problems at plan time, quoting the manifests' lines like load-time ones.
+    pub fn problems(&self, list: Vec<Problem>) -> Problems {
+        let mut all = Problems::default();
+        for (file, text) in &self.sources {
+            all.keep_source(file, text);
+        }
+        list.into_iter().for_each(|p| all.push(p));
+        all.sort();
+        all
     }
 }
 
@@ -99,7 +90,7 @@ pub fn interpolate_for_tests(s: &str) -> String {
     interpolate::interpolate(s, &interpolate::Vars { env: &|_| None, api_key: None }).unwrap_or_else(|_| s.to_string())
 }
 
-pub use interpolate::{secret_reference, InterpolationError, SECRET_PREFIX, VAR_PREFIX};
+pub use interpolate::{secret_reference, InterpolationError, VAR_PREFIX};
 
 /// The environment variable holding the API key: never interpolated, and no interpolated value may
 /// contain its value.
@@ -159,19 +150,13 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     }
 
     resolve_prompts(&mut set, &prompt_origins, &mut problems);
-    resolve_entries(&mut set.agents, &set.prompts, &mut problems);
-    resolve_entries(&mut set.knowledge_base, &set.prompts, &mut problems);
-    resolve_entries(&mut set.webhooks, &set.prompts, &mut problems);
-    resolve_entries(&mut set.team, &set.prompts, &mut problems);
-    resolve_entries(&mut set.campaigns, &set.prompts, &mut problems);
-
     let mut checks = Checks { problems: Vec::new(), prompts: &set.prompts };
-    check_kind(&set.agents, &mut checks);
-    check_kind(&set.knowledge_base, &mut checks);
-    check_kind(&set.webhooks, &mut checks);
-    check_kind(&set.team, &mut checks);
-    check_kind(&set.campaigns, &mut checks);
-    check_default_agent(&set.agents, &mut checks);
+    for &kind in Kind::ALL {
+        with_kind!(kind, S => {
+            resolve_entries::<S>(set.declared.entries_mut(), &set.prompts, &mut problems);
+            check_kind::<S>(set.declared.of::<S>(), &mut checks);
+        });
+    }
     checks.problems.into_iter().for_each(|p| problems.push(p));
 
     if problems.is_empty() {
@@ -185,11 +170,12 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
 /// A mapping with at least one section, or a key that is a misspelt section: anything else is some other
 /// YAML file.
 fn is_manifest(node: &Node) -> bool {
+    let sections = sections();
     match &node.kind {
-        yaml::Kind::Map(sections) => sections
+        yaml::Kind::Map(entries) => entries
             .iter()
             .filter_map(|(k, _)| k.as_str())
-            .any(|s| SECTIONS.contains(&s) || closest(s, SECTIONS).is_some()),
+            .any(|s| sections.contains(&s) || closest(s, &sections).is_some()),
         _ => false,
     }
 }
@@ -198,7 +184,7 @@ fn is_manifest(node: &Node) -> bool {
 fn not_a_manifest(file: &Path, node: &Node) -> Problem {
     let hint = format!(
         "a manifest has top-level sections ({}); to keep other YAML beside manifests, list it in a {IGNORE_FILE} file",
-        SECTIONS.join(", ")
+        sections().join(", ")
     );
     let found = match &node.kind {
         yaml::Kind::Map(_) => "a mapping without any section".to_string(),
@@ -542,22 +528,21 @@ fn read_sections(
     problems: &mut Problems,
 ) {
     let file = ctx.file.as_path();
-    let yaml::Kind::Map(sections) = &root.kind else {
+    let yaml::Kind::Map(entries) = &root.kind else {
         problems.push(
             Problem::at(file, root.pos, format!("expected a mapping of sections, found {}", root.describe()))
                 .hint("a manifest has top-level keys such as `agents:`, `webhooks:`, `team:`"),
         );
         return;
     };
-    for (key, value) in sections {
+    for (key, value) in entries {
         let name = key.as_str().unwrap_or("");
+        if let Some(kind) = Kind::ALL.iter().find(|k| k.as_str() == name) {
+            with_kind!(*kind, S => read_list::<S>(value, ctx, set.declared.entries_mut(), problems));
+            continue;
+        }
         match name {
             "prompts" => read_prompts(value, ctx, set, prompt_origins, problems),
-            "agents" => read_list(value, ctx, &mut set.agents, problems),
-            "knowledge_base" => read_list(value, ctx, &mut set.knowledge_base, problems),
-            "webhooks" => read_list(value, ctx, &mut set.webhooks, problems),
-            "team" => read_list(value, ctx, &mut set.team, problems),
-            "campaigns" => read_list(value, ctx, &mut set.campaigns, problems),
             "settings" if value.is_null() => {}
             "settings" => match Settings::deserialize(value) {
                 Ok(s) => {
@@ -571,9 +556,10 @@ fn read_sections(
             },
             other => {
                 let p = Problem::at(file, key.pos, format!("unknown section `{other}`")).len(other.chars().count());
-                problems.push(match closest(other, SECTIONS) {
+                let sections = sections();
+                problems.push(match closest(other, &sections) {
                     Some(best) => p.hint(format!("did you mean `{best}`?")),
-                    None => p.hint(format!("sections are {}", SECTIONS.join(", "))),
+                    None => p.hint(format!("sections are {}", sections.join(", "))),
                 });
             }
         }
@@ -734,11 +720,7 @@ fn resolve_prompts(set: &mut ManifestSet, origins: &HashMap<String, Origin>, pro
     }
 }
 
-fn resolve_entries<T: Entry + TextFields>(
-    entries: &mut [T],
-    prompts: &IndexMap<String, Text>,
-    problems: &mut Problems,
-) {
+fn resolve_entries<T: Entry>(entries: &mut [T], prompts: &IndexMap<String, Text>, problems: &mut Problems) {
     let names: Vec<&str> = prompts.keys().map(String::as_str).collect();
     for entry in entries.iter_mut() {
         let origin = entry.origin().clone();
@@ -770,68 +752,15 @@ fn resolve_entries<T: Entry + TextFields>(
     }
 }
 
-/// The long-text fields of a kind, for `{file:}` and `{prompt:}` resolution.
-pub trait TextFields {
-    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)>;
-}
-
-impl TextFields for AgentSpec {
-    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
-        let mut v = Vec::new();
-        if let Some(t) = &mut self.system_prompt {
-            v.push(("system_prompt", t));
-        }
-        if let Some(t) = &mut self.instruction_prompt {
-            v.push(("instruction_prompt", t));
-        }
-        if let Some(t) = &mut self.personality_prompt {
-            v.push(("personality_prompt", t));
-        }
-        v
-    }
-}
-
-impl TextFields for KnowledgeEntrySpec {
-    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
-        let mut v = Vec::new();
-        if let Some(t) = &mut self.description {
-            v.push(("description", t));
-        }
-        if let Some(t) = &mut self.business_description {
-            v.push(("business_description", t));
-        }
-        if let Some(t) = &mut self.content {
-            v.push(("content", t));
-        }
-        v
-    }
-}
-
-impl TextFields for CampaignSpec {
-    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
-        self.message.as_mut().map(|t| ("message", t)).into_iter().collect()
-    }
-}
-
-impl TextFields for WebhookSpec {
-    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
-        Vec::new()
-    }
-}
-
-impl TextFields for TeamMemberSpec {
-    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
-        Vec::new()
-    }
-}
-
-/// Per-entry checks, then natural keys unique per kind (unless every duplicate is pinned) and ids unique.
-fn check_kind<T: Entry>(entries: &[T], c: &mut Checks) {
+/// Per-entry checks, the kind's checks across its entries, then natural keys unique per kind (in their
+/// comparison form, unless every duplicate is pinned) and ids unique.
+fn check_kind<S: Managed>(entries: &[S], c: &mut Checks) {
     for e in entries {
         e.check(c);
     }
-    let mut by_key: HashMap<String, &T> = HashMap::new();
-    let mut by_id: HashMap<u64, &T> = HashMap::new();
+    S::check_together(entries, c);
+    let mut by_key: HashMap<String, &S> = HashMap::new();
+    let mut by_id: HashMap<u64, &S> = HashMap::new();
     for e in entries {
         let o = e.origin();
         if let Some(id) = e.id() {
@@ -839,53 +768,32 @@ fn check_kind<T: Entry>(entries: &[T], c: &mut Checks) {
                 c.push(
                     o.problem(
                         "id",
-                        format!("{} id {id} is pinned twice (first at {})", T::LABEL, first.origin().short()),
+                        format!("{} id {id} is pinned twice (first at {})", S::LABEL, first.origin().short()),
                     )
                     .hint("an id names one live object; pin it once"),
                 );
             }
         }
         let key = e.natural_key();
-        if let Some(first) = by_key.insert(key.clone(), e) {
+        if let Some(first) = by_key.insert(<S::R as Resource>::match_key(&key), e) {
             if e.id().is_none() || first.id().is_none() {
                 c.push(
                     o.problem(
-                        T::KEY_FIELD,
+                        S::KEY_FIELD,
                         format!(
                             "a second {} with {} `{key}` (first at {})",
-                            T::LABEL,
-                            T::KEY_FIELD,
+                            S::LABEL,
+                            S::KEY_FIELD,
                             first.origin().short()
                         ),
                     )
                     .hint(format!(
-                        "{}s are matched by {}: rename one, or pin each to a live object with `id:`",
-                        T::LABEL,
-                        T::KEY_FIELD
+                        "{} are matched by {}: rename one, or pin each to a live object with `id:`",
+                        <S as Entry>::PLURAL,
+                        S::KEY_FIELD
                     )),
                 );
             }
         }
-    }
-}
-
-fn check_default_agent(agents: &[AgentSpec], c: &mut Checks) {
-    let defaults: Vec<&AgentSpec> =
-        agents.iter().filter(|a| a.is_default == Some(true) && a.ensure == Ensure::Present).collect();
-    for extra in defaults.iter().skip(1) {
-        c.push(
-            extra
-                .origin
-                .problem(
-                    "is_default",
-                    format!(
-                        "agent `{}` is a second default agent (first: `{}` at {})",
-                        extra.name,
-                        defaults[0].name,
-                        defaults[0].origin.short()
-                    ),
-                )
-                .hint("exactly one agent can be the default; keep `is_default: true` on one"),
-        );
     }
 }

@@ -1,6 +1,37 @@
 //! The manifest JSON Schema, generated from the Rust types (checked in as `schemas/manifest.schema.json`).
+//! [`ManifestFile`] has a section per kind of the registry, so a new kind appears here by itself.
 
-use super::ManifestFile;
+use super::Settings;
+use crate::resources::Text;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+macro_rules! manifest_file {
+    ($($V:ident $section:ident $Spec:path;)*) => {
+        /// One manifest file, as written. Every section is optional; sections of all files are merged.
+        /// Export writes files of this shape.
+        #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        #[schemars(title = "skyform manifest", description = "A SkyLight Chat account as code. See skyform's README.")]
+        pub struct ManifestFile {
+            /// Reusable texts, local to the manifests: `name: text`, or `name: { file: path }`.
+            #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+            pub prompts: IndexMap<String, Text>,
+            $(
+                #[serde(default, skip_serializing_if = "Vec::is_empty")]
+                pub $section: Vec<$Spec>,
+            )*
+            #[serde(default, skip_serializing_if = "is_default_settings")]
+            pub settings: Settings,
+        }
+    };
+}
+each_kind!(manifest_file);
+
+fn is_default_settings(s: &Settings) -> bool {
+    s.prune.is_empty()
+}
 
 /// The schema as pretty JSON with a trailing newline, exactly as checked in.
 pub fn manifest_schema() -> String {

@@ -4,6 +4,7 @@
 //! Limits make hostile input fail fast instead of eating memory: nesting depth, alias expansion
 //! ("billion laughs"), one document per file, duplicate keys refused.
 
+pub use crate::source::Pos;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashMap;
 use std::fmt;
@@ -14,13 +15,6 @@ use yaml_rust2::scanner::TScalarStyle;
 pub const MAX_DEPTH: usize = 64;
 /// Nodes that aliases may add by expansion, per file.
 pub const MAX_ALIAS_NODES: usize = 100_000;
-
-/// 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -392,7 +386,7 @@ impl de::Error for DeError {
             pos: None,
             len: field.chars().count().max(1),
             message: format!("unknown key `{field}`"),
-            hint: Some(match super::problem::closest(field, expected) {
+            hint: Some(match crate::source::closest(field, expected) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => format!("valid keys here: {}", list(expected)),
             }),
@@ -404,7 +398,7 @@ impl de::Error for DeError {
             pos: None,
             len: variant.chars().count().max(1),
             message: format!("`{variant}` is not one of {}", list(expected)),
-            hint: super::problem::closest(variant, expected).map(|b| format!("did you mean `{b}`?")),
+            hint: crate::source::closest(variant, expected).map(|b| format!("did you mean `{b}`?")),
         }
     }
 

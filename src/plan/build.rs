@@ -1,12 +1,13 @@
-//! Building a [`Plan`] from manifests and the live account.
+//! Building a [`Plan`] from manifests and the live account. Generic over kinds: a kind's own rules come in
+//! through its [`Managed`] hooks, and every kind of the registry is visited.
 
-use super::{fingerprint, Change, FieldChange, Op, Plan, Unmanaged, FORMAT_VERSION};
+use super::live::live_fingerprint;
+use super::{digest::manifest_digest, Change, FieldChange, Method, Op, Plan, Request, Unmanaged, FORMAT_VERSION};
 use crate::api::{ApiError, ReadClient};
-use crate::manifest::problem::{Problem, Problems};
 use crate::manifest::ManifestSet;
-use crate::resources::agent::AgentSpec;
-use crate::resources::{ActionContext, Ensure, Entry, Kind, Lookups, Managed, Resource, Step};
-use serde_json::{json, Value};
+use crate::resources::{ActionContext, Ensure, Kind, LookupNeeds, Lookups, Managed, Resource, Rule, Step};
+use crate::source::{Problem, Problems};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What narrows or widens a plan.
@@ -35,10 +36,8 @@ impl Target {
             Some((k, n)) => (k, Some(n.to_string())),
             None => (s, None),
         };
-        let kind = Kind::parse(kind).ok_or_else(|| {
-            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown kind `{kind}` in --target {s}: kinds are {}", kinds.join(", "))
-        })?;
+        let kind = Kind::parse(kind)
+            .ok_or_else(|| format!("unknown kind `{kind}` in --target {s}: kinds are {}", Kind::names()))?;
         Ok(Target { kind, name })
     }
 }
@@ -56,17 +55,6 @@ impl From<ApiError> for PlanError {
     }
 }
 
-/// What one kind contributes.
-struct KindPlan<L> {
-    changes: Vec<Change>,
-    deletes: Vec<Change>,
-    unmanaged: Vec<Unmanaged>,
-    live_count: usize,
-    /// Per entry: the live object it matched (with details where read).
-    matched: Vec<Option<L>>,
-    live: Vec<L>,
-}
-
 struct Scope<'a> {
     opts: &'a PlanOptions,
     prune: Vec<Kind>,
@@ -75,11 +63,11 @@ struct Scope<'a> {
 impl Scope<'_> {
     fn wants(&self, kind: Kind, key: &str) -> bool {
         self.opts.targets.is_empty()
-            || self.opts.targets.iter().any(|t| {
-                // Team members are keyed by email, which compares without case.
-                t.kind == kind
-                    && t.name.as_deref().is_none_or(|n| n == key || (kind == Kind::Team && n.eq_ignore_ascii_case(key)))
-            })
+            || self
+                .opts
+                .targets
+                .iter()
+                .any(|t| t.kind == kind && t.name.as_deref().is_none_or(|n| kind.match_key(n) == kind.match_key(key)))
     }
 
     fn kind_in_scope(&self, kind: Kind) -> bool {
@@ -91,39 +79,91 @@ impl Scope<'_> {
         self.prune.contains(&kind)
             && (self.opts.targets.is_empty() || self.opts.targets.iter().any(|t| t.kind == kind && t.name.is_none()))
     }
+
+    /// A kind is planned when it is in scope and the manifests declare some of it, or prune it.
+    fn plans(&self, kind: Kind, declared: usize) -> bool {
+        self.kind_in_scope(kind) && (declared > 0 || self.prunes(kind))
+    }
 }
 
-fn field_map(fields: &[(&'static str, Value)]) -> Value {
-    Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+/// The entries of a kind that the scope keeps.
+fn picked<'a, S: Managed>(scope: &Scope, entries: &'a [S]) -> Vec<&'a S> {
+    entries.iter().filter(|e| scope.wants(S::R::KIND, &e.natural_key())).collect()
 }
 
-/// The fingerprint of a live object: its summary, plus its managed fields where the plan read them
-/// the same way a saved plan's re-read will (everything but deletes of kinds whose bodies need a GET).
-pub fn live_fingerprint<S: Managed>(live: &<S::R as Resource>::Live, with_fields: bool) -> String {
-    let fields = if with_fields { field_map(&S::live_fields(live)) } else { Value::Null };
-    fingerprint(&json!({"summary": S::R::summary(live), "fields": fields}))
+/// A kind's contribution: its changes (creates, updates, actions, refusals), its deletes (which go last),
+/// what it leaves unmanaged, how many live objects it has, and which action its deletes wait for.
+struct KindOutcome {
+    kind: Kind,
+    changes: Vec<Change>,
+    deletes: Vec<Change>,
+    unmanaged: Vec<Unmanaged>,
+    live_count: usize,
+    deletes_after: Vec<&'static str>,
 }
 
-async fn plan_kind<S: Managed>(
+/// The path of one object; `{id}` when the object is created by this plan (replaced when the plan is
+/// assembled by the create's `{created:N}`).
+fn object_path<R: Resource>(id: Option<u64>) -> String {
+    match id {
+        Some(id) => format!("{}/{id}", R::PATH),
+        None => format!("{}/{{id}}", R::PATH),
+    }
+}
+
+fn change(kind: Kind, key: String, id: Option<u64>, op: Op) -> Change {
+    Change {
+        kind,
+        key,
+        id,
+        op,
+        action: None,
+        fields: Vec::new(),
+        reason: None,
+        origin: None,
+        fingerprint: None,
+        request: None,
+        after: Vec::new(),
+        rotation_token: None,
+    }
+}
+
+fn delete_change<S: Managed>(l: &<S::R as Resource>::Live, origin: Option<String>, pruned: bool) -> Change {
+    let id = S::R::live_id(l);
+    let refused = S::refuse_delete(l);
+    let mut c =
+        change(S::R::KIND, S::R::live_key(l), Some(id), if refused.is_some() { Op::Refused } else { Op::Delete });
+    c.reason = refused
+        .clone()
+        .or_else(|| pruned.then(|| format!("not in the manifests, and {} are pruned", S::R::KIND.plural())));
+    c.origin = origin;
+    c.fingerprint = Some(live_fingerprint::<S>(l, !S::NEEDS_DETAIL));
+    if refused.is_none() {
+        c.request = Some(Request { method: Method::Delete, path: object_path::<S::R>(Some(id)), body: None });
+    }
+    c
+}
+
+/// Matches entries to live objects: pinned ids first, then natural keys (in their comparison form) among
+/// what is left. Indexed, so matching is linear in the number of objects.
+fn match_entries<S: Managed>(
     entries: &[&S],
-    client: &ReadClient,
-    lookups: &Lookups,
-    scope: &Scope<'_>,
-    actx: &ActionContext,
+    live: &[<S::R as Resource>::Live],
     problems: &mut Vec<Problem>,
-) -> Result<KindPlan<<S::R as Resource>::Live>, ApiError> {
+) -> Vec<Option<usize>> {
     let kind = S::R::KIND;
-    let live = client.list::<S::R>().await?;
-    let id_of = |l: &<S::R as Resource>::Live| S::R::live_id(l);
-
-    // Match: pinned ids first, then natural keys among what is left.
-    let mut taken: HashSet<u64> = HashSet::new();
-    let mut matched: Vec<Option<usize>> = vec![None; entries.len()];
+    let by_id: HashMap<u64, usize> = live.iter().enumerate().map(|(j, l)| (S::R::live_id(l), j)).collect();
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+    for (j, l) in live.iter().enumerate() {
+        by_key.entry(S::R::match_key(&S::R::live_key(l))).or_default().push(j);
+    }
+    let mut taken: HashSet<usize> = HashSet::new();
+    let mut matched = vec![None; entries.len()];
     for (i, e) in entries.iter().enumerate() {
         let Some(id) = e.id() else { continue };
-        match live.iter().position(|l| id_of(l) == id) {
-            Some(j) => {
-                taken.insert(id);
+        match by_id.get(&id) {
+            Some(&j) => {
+                taken.insert(j);
                 matched[i] = Some(j);
             }
             None if e.ensure() == Ensure::Present => problems.push(
@@ -139,25 +179,26 @@ async fn plan_kind<S: Managed>(
             continue;
         }
         let key = e.natural_key();
-        let candidates: Vec<usize> = (0..live.len())
-            .filter(|j| S::R::live_key(&live[*j]) == key && !taken.contains(&id_of(&live[*j])))
-            .collect();
+        let candidates: Vec<usize> = by_key
+            .get(&S::R::match_key(&key))
+            .map(|js| js.iter().copied().filter(|j| !taken.contains(j)).collect())
+            .unwrap_or_default();
         match candidates.as_slice() {
             [] => {}
             [j] => {
-                taken.insert(id_of(&live[*j]));
+                taken.insert(*j);
                 matched[i] = Some(*j);
             }
             many => {
-                let ids: Vec<String> = many.iter().map(|j| id_of(&live[*j]).to_string()).collect();
+                let ids: Vec<String> = many.iter().map(|j| S::R::live_id(&live[*j]).to_string()).collect();
                 problems.push(
                     e.origin()
                         .problem(
                             S::KEY_FIELD,
                             format!(
-                                "{} live {}s have {} `{key}` (ids {})",
+                                "{} live {} have {} `{key}` (ids {})",
                                 many.len(),
-                                kind.singular(),
+                                kind.plural(),
                                 S::KEY_FIELD,
                                 ids.join(", ")
                             ),
@@ -167,8 +208,24 @@ async fn plan_kind<S: Managed>(
             }
         }
     }
+    matched
+}
 
-    // Single GETs only where the list lacks managed fields, and only for objects the manifests keep.
+/// Plans one kind. Reads its list, and single GETs only where the list lacks managed fields and only for
+/// objects the manifests keep.
+async fn plan_kind<S: Managed>(
+    entries: &[&S],
+    client: &ReadClient,
+    lookups: &Lookups,
+    scope: &Scope<'_>,
+    actx: &ActionContext,
+    problems: &mut Vec<Problem>,
+) -> Result<KindOutcome, ApiError> {
+    let kind = S::R::KIND;
+    let live = client.list::<S::R>().await?;
+    let id_of = |l: &<S::R as Resource>::Live| S::R::live_id(l);
+    let matched = match_entries(entries, &live, problems);
+
     let mut details: HashMap<u64, <S::R as Resource>::Live> = HashMap::new();
     if S::NEEDS_DETAIL {
         let mut tasks = tokio::task::JoinSet::new();
@@ -183,48 +240,53 @@ async fn plan_kind<S: Managed>(
             details.insert(id, got?);
         }
     }
+    let current: Vec<Option<<S::R as Resource>::Live>> =
+        matched.iter().map(|m| m.map(|j| details.get(&id_of(&live[j])).unwrap_or(&live[j]).clone())).collect();
 
-    let mut out = KindPlan {
+    let mut out = KindOutcome {
+        kind,
         changes: Vec::new(),
         deletes: Vec::new(),
         unmanaged: Vec::new(),
         live_count: live.len(),
-        matched: Vec::new(),
-        live: Vec::new(),
+        deletes_after: Vec::new(),
+    };
+    let origin_of = |e: &S| Some(e.origin().short());
+    let base = |e: &S, current: Option<&<S::R as Resource>::Live>, op: Op| {
+        let mut c = change(kind, e.natural_key(), current.map(id_of), op);
+        c.origin = origin_of(e);
+        c.fingerprint = current.map(|l| live_fingerprint::<S>(l, true));
+        c
+    };
+    let action_change = |e: &S, current: Option<&<S::R as Resource>::Live>, action: &str| {
+        let mut c = base(e, current, Op::Action);
+        c.action = Some(action.to_string());
+        c.request = Some(Request {
+            method: Method::Post,
+            path: format!("{}/{action}", object_path::<S::R>(current.map(id_of))),
+            body: None,
+        });
+        c
     };
     for (i, e) in entries.iter().enumerate() {
-        let key = e.natural_key();
-        let origin = Some(e.origin().short());
-        let current = matched[i].map(|j| details.get(&id_of(&live[j])).unwrap_or(&live[j]).clone());
-        out.matched.push(current.clone());
+        let current = current[i].as_ref();
         if e.ensure() == Ensure::Absent {
             if let Some(l) = current {
-                out.deletes.push(delete_change::<S>(&l, origin, false));
+                out.deletes.push(delete_change::<S>(l, origin_of(e), false));
             }
             continue;
         }
-        let desired = match e.desired(lookups) {
-            Ok(d) => d,
-            Err(p) => {
+        let (desired, body) = match (e.desired(lookups), e.body(lookups, current.is_none())) {
+            (Ok(d), Ok(b)) => (d, b),
+            (Err(p), _) | (_, Err(p)) => {
                 problems.push(p);
                 continue;
             }
         };
-        let base = |op: Op| Change {
-            kind,
-            key: key.clone(),
-            id: current.as_ref().map(id_of),
-            op,
-            action: None,
-            fields: Vec::new(),
-            reason: None,
-            origin: origin.clone(),
-            fingerprint: current.as_ref().map(|l| live_fingerprint::<S>(l, true)),
-        };
-        match &current {
+        match current {
             None if e.skip_create() => {}
             None => {
-                let mut c = base(Op::Create);
+                let mut c = base(e, None, Op::Create);
                 c.fields = desired
                     .iter()
                     .filter(|(_, v)| !v.is_null())
@@ -241,6 +303,11 @@ async fn plan_kind<S: Managed>(
                     new: None,
                     sensitive: true,
                 }));
+                c.request = Some(Request {
+                    method: Method::Post,
+                    path: S::R::PATH.to_string(),
+                    body: Some(Value::Object(body)),
+                });
                 out.changes.push(c);
             }
             Some(l) => {
@@ -259,32 +326,40 @@ async fn plan_kind<S: Managed>(
                     .collect();
                 if !changed.is_empty() {
                     let names: Vec<&str> = changed.iter().map(|c| c.field.as_str()).collect();
-                    let mut c = base(Op::Update);
-                    if let Some(reason) = e.refuse_update(l, &names) {
-                        c.op = Op::Refused;
-                        c.reason = Some(reason);
+                    let mut c = base(e, Some(l), Op::Update);
+                    match e.refuse_update(l, &names) {
+                        Some(reason) => {
+                            c.op = Op::Refused;
+                            c.reason = Some(reason);
+                        }
+                        None => {
+                            c.request = Some(Request {
+                                method: Method::Put,
+                                path: object_path::<S::R>(Some(id_of(l))),
+                                body: Some(Value::Object(body)),
+                            });
+                        }
                     }
                     c.fields = changed;
                     out.changes.push(c);
                 }
             }
         }
-        for step in e.actions(current.as_ref(), actx) {
-            let mut c = base(Op::Action);
+        for step in e.actions(current, actx) {
             match step {
-                Step::Do(action) => c.action = Some(action.to_string()),
+                Step::Do(action) => out.changes.push(action_change(e, current, action)),
                 Step::Refuse(reason) => {
-                    c.op = Op::Refused;
+                    let mut c = base(e, current, Op::Refused);
                     c.reason = Some(reason);
+                    out.changes.push(c);
                 }
             }
-            out.changes.push(c);
         }
     }
 
-    let kept: HashSet<u64> = taken;
+    let taken: HashSet<u64> = matched.iter().flatten().map(|j| id_of(&live[*j])).collect();
     for l in &live {
-        if kept.contains(&id_of(l)) {
+        if taken.contains(&id_of(l)) {
             continue;
         }
         if scope.prunes(kind) {
@@ -293,134 +368,91 @@ async fn plan_kind<S: Managed>(
             out.unmanaged.push(Unmanaged { kind, id: id_of(l), key: S::R::live_key(l) });
         }
     }
-    out.live = live;
+
+    // The kind's own rules, once everything is matched.
+    let matched_refs: Vec<Option<&<S::R as Resource>::Live>> = current.iter().map(Option::as_ref).collect();
+    for rule in S::rules(entries, &matched_refs, &live) {
+        match rule {
+            Rule::Action { entry, action, note } => {
+                let mut c = action_change(entries[entry], matched_refs[entry], action);
+                c.reason = note;
+                out.changes.push(c);
+            }
+            Rule::Refuse { entry, reason } => {
+                let mut c = base(entries[entry], matched_refs[entry], Op::Refused);
+                c.reason = Some(reason);
+                c.fingerprint = None;
+                out.changes.push(c);
+            }
+            Rule::RefuseDelete { id, reason } => {
+                for d in out.deletes.iter_mut().filter(|d| d.id == Some(id) && d.op == Op::Delete) {
+                    d.op = Op::Refused;
+                    d.reason = Some(reason.clone());
+                    d.request = None;
+                }
+            }
+            Rule::DeletesAfter(action) => out.deletes_after.push(action),
+        }
+    }
     Ok(out)
 }
 
-fn delete_change<S: Managed>(l: &<S::R as Resource>::Live, origin: Option<String>, pruned: bool) -> Change {
-    let refused = S::refuse_delete(l);
-    Change {
-        kind: S::R::KIND,
-        key: S::R::live_key(l),
-        id: Some(S::R::live_id(l)),
-        op: if refused.is_some() { Op::Refused } else { Op::Delete },
-        action: None,
-        fields: Vec::new(),
-        reason: refused
-            .or_else(|| pruned.then(|| format!("not in the manifests, and {} are pruned", S::R::KIND.as_str()))),
-        origin,
-        fingerprint: Some(live_fingerprint::<S>(l, !S::NEEDS_DETAIL)),
-    }
-}
-
-/// A kind's changes, its deletes (which go last), what it leaves unmanaged, and how many objects it has.
-struct Outcome {
-    kind: Kind,
-    changes: Vec<Change>,
-    deletes: Vec<Change>,
-    unmanaged: Vec<Unmanaged>,
-    live_count: usize,
-}
-
-impl Outcome {
-    fn of<L>(kind: Kind, p: KindPlan<L>) -> Self {
-        Outcome { kind, changes: p.changes, deletes: p.deletes, unmanaged: p.unmanaged, live_count: p.live_count }
-    }
-}
-
-/// The default agent: `set-default` after the agents' creates and updates; the live default is never
-/// deleted unless another agent becomes the default first (the API refuses it otherwise).
-fn default_agent(entries: &[&AgentSpec], p: &mut KindPlan<crate::resources::agent::LiveAgent>) {
-    let declared = entries.iter().position(|e| e.ensure == Ensure::Present && e.is_default == Some(true));
-    let live_default = p.live.iter().find(|l| l.is_default).map(|l| l.id);
-    if let Some(i) = declared {
-        let e = entries[i];
-        let current = p.matched[i].as_ref();
-        if !current.is_some_and(|l| l.is_default) {
-            p.changes.push(Change {
-                kind: Kind::Agents,
-                key: e.name.clone(),
-                id: current.map(|l| l.id),
-                op: Op::Action,
-                action: Some("set-default".into()),
-                fields: Vec::new(),
-                reason: live_default
-                    .and_then(|id| p.live.iter().find(|l| l.id == id))
-                    .map(|old| format!("replaces {} as the default agent", old.name)),
-                origin: Some(e.origin.short()),
-                fingerprint: current.map(|l| live_fingerprint::<AgentSpec>(l, true)),
-            });
-        }
-    } else {
-        for (i, e) in entries.iter().enumerate() {
-            if e.is_default == Some(false) && p.matched[i].as_ref().is_some_and(|l| l.is_default) {
-                p.changes.push(Change {
-                    kind: Kind::Agents,
-                    key: e.name.clone(),
-                    id: p.matched[i].as_ref().map(|l| l.id),
-                    op: Op::Refused,
-                    action: None,
-                    fields: Vec::new(),
-                    reason: Some(format!(
-                        "agent {} is the default agent and the API cannot unset it: put `is_default: true` on the agent that should replace it",
-                        e.name
-                    )),
-                    origin: Some(e.origin.short()),
-                    fingerprint: None,
-                });
-            }
-        }
-    }
-    let replaced = declared.is_some();
-    for d in &mut p.deletes {
-        if d.op == Op::Delete && d.id == live_default && !replaced {
-            d.op = Op::Refused;
-            d.reason = Some(format!(
-                "agent {} is the default agent, which the API refuses to delete: declare another agent with `is_default: true` first",
-                d.key
-            ));
-        }
-    }
-}
-
-/// The channel, list and segment lookups the manifests' campaigns need (and only those).
-pub async fn fetch_lookups(set: &ManifestSet, client: &ReadClient) -> Result<Lookups, ApiError> {
+/// The lookups the kinds in scope need, each read once.
+async fn fetch_lookups(needs: LookupNeeds, client: &ReadClient) -> Result<Lookups, ApiError> {
     let mut lookups = Lookups::default();
-    let present: Vec<_> = set.campaigns.iter().filter(|c| c.ensure == Ensure::Present).collect();
-    if !present.is_empty() {
+    if needs.channels {
         lookups.channels = client.channels().await?;
-        if present.iter().any(|c| c.audience.as_ref().is_some_and(|a| !a.lists.is_empty())) {
-            lookups.lists = client.contact_lists().await?;
-        }
-        if present.iter().any(|c| c.audience.as_ref().is_some_and(|a| !a.segments.is_empty())) {
-            lookups.segments = client.segments().await?;
-        }
+    }
+    if needs.lists {
+        lookups.lists = client.contact_lists().await?;
+    }
+    if needs.segments {
+        lookups.segments = client.segments().await?;
     }
     Ok(lookups)
 }
 
-/// A hash of every entry's resolved, canonical declaration (never a secret) and the prune settings: a saved
-/// plan applies only while this is unchanged.
-pub fn manifest_digest(set: &ManifestSet, lookups: &Lookups) -> String {
-    fn items<S: Managed>(entries: &[S], lookups: &Lookups, out: &mut Vec<Value>) {
-        for e in entries {
-            let kind = S::R::KIND;
-            out.push(match (e.ensure(), e.desired(lookups)) {
-                (Ensure::Absent, _) => json!([kind, e.natural_key(), e.id(), "absent"]),
-                (_, Ok(d)) => {
-                    json!([kind, e.natural_key(), e.id(), field_map(&d), format!("{:?}", e.actions_digest())])
-                }
-                (_, Err(p)) => json!([kind, e.natural_key(), e.id(), p.message]),
-            });
-        }
+/// Orders the kinds' changes (creates and updates in registry order, deletes last and reversed), resolves
+/// `{id}` placeholders of objects this plan creates, and computes each change's `after` edges.
+fn assemble(outcomes: Vec<KindOutcome>) -> Vec<Change> {
+    let mut changes: Vec<Change> = Vec::new();
+    let mut deletes_after: HashMap<Kind, Vec<&'static str>> = HashMap::new();
+    for o in &outcomes {
+        changes.extend(o.changes.iter().cloned());
+        deletes_after.insert(o.kind, o.deletes_after.clone());
     }
-    let mut all = Vec::new();
-    items(&set.agents, lookups, &mut all);
-    items(&set.knowledge_base, lookups, &mut all);
-    items(&set.webhooks, lookups, &mut all);
-    items(&set.team, lookups, &mut all);
-    items(&set.campaigns, lookups, &mut all);
-    fingerprint(&json!({"entries": all, "prune": set.settings.prune}))
+    for o in outcomes.iter().rev() {
+        changes.extend(o.deletes.iter().cloned());
+    }
+    let key_of = |c: &Change| (c.kind, c.kind.match_key(&c.key));
+    let mut created: HashMap<(Kind, String), usize> = HashMap::new();
+    let mut earlier: HashMap<(Kind, String), Vec<usize>> = HashMap::new();
+    for i in 0..changes.len() {
+        let key = key_of(&changes[i]);
+        let mut after: Vec<usize> = earlier.get(&key).cloned().unwrap_or_default();
+        if let (Some(&n), Some(req)) = (created.get(&key), changes[i].request.as_mut()) {
+            req.path = req.path.replace("{id}", &Request::created_placeholder(n));
+        }
+        if changes[i].op == Op::Delete {
+            let kind = changes[i].kind;
+            for action in deletes_after.get(&kind).into_iter().flatten() {
+                after.extend(
+                    (0..i).filter(|&j| changes[j].kind == kind && changes[j].action.as_deref() == Some(action)),
+                );
+            }
+        }
+        if let Some(req) = &changes[i].request {
+            after.extend(req.uses_created());
+        }
+        after.sort_unstable();
+        after.dedup();
+        changes[i].after = after;
+        if changes[i].op == Op::Create {
+            created.insert(key.clone(), i);
+        }
+        earlier.entry(key).or_default().push(i);
+    }
+    changes
 }
 
 /// Reads the account and computes the plan. Sends only GETs: `client` is a [`ReadClient`].
@@ -429,73 +461,78 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     prune.extend(opts.prune.iter().copied());
     let scope = Scope { opts, prune };
     let actx = ActionContext { rotation_tokens: opts.rotation_tokens.clone() };
-    fn pick<'a, S: Entry>(scope: &Scope, entries: &'a [S]) -> Vec<&'a S> {
-        entries.iter().filter(|e| scope.wants(S::R_KIND, &e.natural_key())).collect()
-    }
-    let agents = pick(&scope, &set.agents);
-    let knowledge = pick(&scope, &set.knowledge_base);
-    let webhooks = pick(&scope, &set.webhooks);
-    let team = pick(&scope, &set.team);
-    let campaigns = pick(&scope, &set.campaigns);
-    let managed = |kind: Kind, n: usize| scope.kind_in_scope(kind) && (n > 0 || scope.prunes(kind));
 
-    let lookups = fetch_lookups(set, client).await?;
-    let mut problems = Vec::new();
-    let mut ordered: Vec<Outcome> = Vec::new();
-    if managed(Kind::Agents, agents.len()) {
-        let mut p = plan_kind(&agents, client, &lookups, &scope, &actx, &mut problems).await?;
-        default_agent(&agents, &mut p);
-        ordered.push(Outcome::of(Kind::Agents, p));
-    }
-    macro_rules! kind {
-        ($kind:expr, $entries:expr) => {
-            if managed($kind, $entries.len()) {
-                let p = plan_kind(&$entries, client, &lookups, &scope, &actx, &mut problems).await?;
-                ordered.push(Outcome::of($kind, p));
-            }
-        };
-    }
-    kind!(Kind::KnowledgeBase, knowledge);
-    kind!(Kind::Webhooks, webhooks);
-    kind!(Kind::Team, team);
-    kind!(Kind::Campaigns, campaigns);
-
-    if !problems.is_empty() {
-        let mut all = Problems::default();
-        for (file, text) in &set.sources {
-            all.keep_source(file, text);
+    let mut needs = LookupNeeds::default();
+    for &kind in Kind::ALL {
+        if scope.plans(kind, set.declared.count(kind)) {
+            needs = needs.union(with_kind!(kind, S => S::lookups(&picked(&scope, set.declared.of::<S>()))));
         }
-        problems.into_iter().for_each(|p| all.push(p));
-        all.sort();
-        return Err(PlanError::Problems(all));
+    }
+    let lookups = fetch_lookups(needs, client).await?;
+
+    let mut problems = Vec::new();
+    let mut outcomes = Vec::new();
+    for &kind in Kind::ALL {
+        if !scope.plans(kind, set.declared.count(kind)) {
+            continue;
+        }
+        let outcome = with_kind!(kind, S => {
+            let entries = picked(&scope, set.declared.of::<S>());
+            let mut o = plan_kind(&entries, client, &lookups, &scope, &actx, &mut problems).await?;
+            if kind_has_rotation::<S>() {
+                attach_rotation_tokens(&entries, &mut o.changes);
+            }
+            o
+        });
+        outcomes.push(outcome);
+    }
+    if !problems.is_empty() {
+        return Err(PlanError::Problems(set.problems(problems)));
     }
 
+    let mut blocked = Vec::new();
+    for o in outcomes.iter().rev() {
+        let n = o.deletes.iter().filter(|d| d.op == Op::Delete).count();
+        if n > 1 && n * 4 > o.live_count && !opts.allow_deletes.contains(&o.kind) {
+            blocked.push(format!(
+                "refusing to delete {n} of {} live {} ({}%): a plan may delete at most 25% of a kind's objects (or just one); pass --allow-deletes {} if this is intended",
+                o.live_count,
+                o.kind.plural(),
+                n * 100 / o.live_count.max(1),
+                o.kind.as_str()
+            ));
+        }
+    }
+    let unmanaged = outcomes.iter().flat_map(|o| o.unmanaged.iter().cloned()).collect();
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
-        manifest_digest: manifest_digest(set, &lookups),
-        changes: Vec::new(),
-        unmanaged: Vec::new(),
-        blocked: Vec::new(),
+        manifest_digest: manifest_digest(set),
+        changes: assemble(outcomes),
+        unmanaged,
+        blocked,
         summary: Default::default(),
         paths: Vec::new(),
     };
-    for o in &mut ordered {
-        plan.changes.append(&mut o.changes);
-        plan.unmanaged.append(&mut o.unmanaged);
-    }
-    // Deletes last, kinds in reverse: campaigns before the team, ..., agents (after any new default is set).
-    for Outcome { kind, deletes, live_count, .. } in ordered.iter().rev() {
-        let n = deletes.iter().filter(|d| d.op == Op::Delete).count();
-        if n > 1 && n * 4 > *live_count && !opts.allow_deletes.contains(kind) {
-            plan.blocked.push(format!(
-                "refusing to delete {n} of {live_count} live {} ({}%): a plan may delete at most 25% of a kind's objects (or just one); pass --allow-deletes {} if this is intended",
-                kind.as_str(),
-                n * 100 / live_count.max(&1),
-                kind.as_str()
-            ));
-        }
-        plan.changes.extend(deletes.iter().cloned());
-    }
     plan.summarize(client.budget());
     Ok(plan)
+}
+
+/// Webhooks record, with a captured secret, the `rotate_secret` token it answers.
+fn kind_has_rotation<S: Managed>() -> bool {
+    S::R::SECRET_ACTION.is_some()
+}
+
+fn attach_rotation_tokens<S: Managed>(entries: &[&S], changes: &mut [Change]) {
+    let tokens: HashMap<String, Option<String>> = entries
+        .iter()
+        .map(|e| {
+            let token = serde_json::to_value(e).ok().and_then(|v| v.get("rotate_secret")?.as_str().map(str::to_string));
+            (e.natural_key(), token)
+        })
+        .collect();
+    for c in changes.iter_mut() {
+        if c.op == Op::Create || c.action.as_deref() == S::R::SECRET_ACTION {
+            c.rotation_token = tokens.get(&c.key).cloned().flatten();
+        }
+    }
 }

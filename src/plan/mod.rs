@@ -1,23 +1,29 @@
-//! The plan: what would change, field by field, and in which order. One model ([`Plan`]), rendered by
-//! `render::{human, json, markdown}` and saved as the plan file.
+//! The plan: what would change, field by field, in which order, and the request that does each change. One
+//! model ([`Plan`]), rendered by `render::{human, json, markdown}`, saved as the plan file and executed by
+//! `apply` as it is.
 //!
-//! Flow: read live state with a [`ReadClient`] (one paged list per managed kind, single GETs only where the
-//! list lacks managed fields) → canonicalise both sides (`resources::Managed`) → match by pinned id, else
-//! natural key → per-field diff → kind rules (refusals, lifecycle, default agent, secret rotation) → order
-//! (kinds in dependency order, deletes last and reversed) → delete guard.
+//! Flow: read live state with a [`crate::api::ReadClient`] (one paged list per managed kind, single GETs only
+//! where the list lacks managed fields, the lookups the kinds in scope need, once) → canonicalise both sides
+//! (`resources::Managed`) → match by pinned id, else natural key → per-field diff → kind rules (refusals,
+//! lifecycle, the kind's own `rules`) → each change's request in wire form → order (kinds in registry order,
+//! deletes last and reversed; `after` edges) → delete guard.
 
 mod build;
-pub mod run;
+mod digest;
+pub mod live;
 
-pub use build::{build, fetch_lookups, live_fingerprint, manifest_digest, PlanError, PlanOptions, Target};
+pub use build::{build, PlanError, PlanOptions, Target};
+pub use digest::manifest_digest;
+pub use live::live_fingerprint;
 
 use crate::resources::Kind;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The plan file and `--format json` version; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+/// The plan file and `--format json` version; bumped on any incompatible change (2: changes carry their
+/// requests).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What `plan` decided, in execution order.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -70,6 +76,103 @@ pub struct Change {
     /// Hash of the live object this change was computed from; a saved plan is refused when it moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// What `apply` sends for this change; none for a refused change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    /// Earlier changes (indexes into `changes`) that must be done before this one: the create of the same
+    /// object, the new default agent before the old one's delete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<usize>,
+    /// Webhooks: the `rotate_secret` token the secret this change captures answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_token: Option<String>,
+}
+
+/// An HTTP request of the API, in wire form, as `apply` sends it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct Request {
+    pub method: Method,
+    /// Under the API base URL, e.g. `/team/4`. `{created:N}` stands for the id the create of change N
+    /// returns (an action on an object this plan creates).
+    pub path: String,
+    /// The JSON body as sent: values as written in the manifests. Two placeholders are resolved at send
+    /// time: `{"$secret": "NAME"}` (the value of `SKYFORM_SECRET_NAME`, never in a plan) and
+    /// `{"$created": N}` (the id change N created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl Request {
+    /// `{created:N}` in a path.
+    pub fn created_placeholder(change: usize) -> String {
+        format!("{{created:{change}}}")
+    }
+
+    /// The changes whose created ids this request uses.
+    pub fn uses_created(&self) -> Vec<usize> {
+        fn walk(v: &Value, out: &mut Vec<usize>) {
+            match v {
+                Value::Object(o) => match o.get("$created").and_then(Value::as_u64) {
+                    Some(n) if o.len() == 1 => out.push(n as usize),
+                    _ => o.values().for_each(|v| walk(v, out)),
+                },
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        let mut rest = self.path.as_str();
+        while let Some(at) = rest.find("{created:") {
+            let tail = &rest[at + 9..];
+            if let Some(end) = tail.find('}') {
+                if let Ok(n) = tail[..end].parse() {
+                    out.push(n);
+                }
+            }
+            rest = tail;
+        }
+        if let Some(b) = &self.body {
+            walk(b, &mut out);
+        }
+        out
+    }
+
+    /// The names of the secrets this request sends (`{"$secret": NAME}`).
+    pub fn secrets(&self) -> Vec<String> {
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => match o.get("$secret").and_then(Value::as_str) {
+                    Some(n) if o.len() == 1 => out.push(n.to_string()),
+                    _ => o.values().for_each(|v| walk(v, out)),
+                },
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(b) = &self.body {
+            walk(b, &mut out);
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]

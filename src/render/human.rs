@@ -1,7 +1,7 @@
 //! The plan for a terminal: grouped by kind, one line per change and per changed field, long texts as
 //! line diffs, colour when asked for.
 
-use super::{diff_text, headline, is_long_text, kind_title, kinds_of, short_value, summary_line, symbol};
+use super::{diff_text, headline, is_long_text, kinds_of, short_value, summary_line, symbol};
 use crate::plan::{Change, FieldChange, Op, Plan};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
@@ -38,7 +38,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let p = Paint(color);
     let mut out = String::new();
     for kind in kinds_of(plan) {
-        let _ = writeln!(out, "{}", p.code("1", kind_title(kind)));
+        let _ = writeln!(out, "{}", p.code("1", kind.title()));
         for c in plan.changes.iter().filter(|c| c.kind == kind) {
             change(&mut out, c, &p);
         }

@@ -2,7 +2,7 @@
 //! change, long texts as `diff` blocks. Stays under [`LIMIT`] characters (GitHub's comment limit is 65,536):
 //! past it, fields are dropped, then changes are counted instead of listed.
 
-use super::{diff_text, headline, is_long_text, kind_title, kinds_of, short_value, summary_line, symbol};
+use super::{diff_text, headline, is_long_text, kinds_of, short_value, summary_line, symbol};
 use crate::plan::{Change, Op, Plan};
 use serde_json::Value;
 use similar::TextDiff;
@@ -48,7 +48,7 @@ fn build(plan: &Plan, detail: Detail) -> String {
     }
     for kind in kinds_of(plan) {
         let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.kind == kind).collect();
-        let _ = writeln!(out, "<details><summary><b>{}</b>: {}</summary>\n", kind_title(kind), counts(&changes));
+        let _ = writeln!(out, "<details><summary><b>{}</b>: {}</summary>\n", kind.title(), counts(&changes));
         if detail == Detail::Counts {
             let _ = writeln!(out, "{} changes (too many to list here).\n", changes.len());
         } else {

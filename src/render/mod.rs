@@ -30,17 +30,6 @@ pub fn json(plan: &Plan) -> String {
     s
 }
 
-/// Section titles, in plan order.
-pub fn kind_title(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Agents => "Agents",
-        Kind::KnowledgeBase => "Knowledge base",
-        Kind::Webhooks => "Webhooks",
-        Kind::Team => "Team",
-        Kind::Campaigns => "Campaigns",
-    }
-}
-
 /// `create agent "Sales"`, `start campaign "Spring"`.
 pub fn headline(c: &Change) -> String {
     let verb = match c.op {
@@ -102,7 +91,7 @@ pub fn diff_text(v: Option<&Value>) -> String {
 
 /// The kinds that have changes, in plan order of kinds (deletes are shown with their kind).
 pub fn kinds_of(plan: &Plan) -> Vec<Kind> {
-    Kind::ALL.into_iter().filter(|k| plan.changes.iter().any(|c| c.kind == *k)).collect()
+    Kind::ALL.iter().copied().filter(|k| plan.changes.iter().any(|c| c.kind == *k)).collect()
 }
 
 /// `2 to create, 5 to update, ...` and the cost line.

@@ -3,11 +3,14 @@
 //! Fields are editable only while `draft`; `state` drives the lifecycle (start, pause, resume, cancel).
 //! `channel` (a channel type or username) and audience list/segment names are resolved to ids at plan time.
 
-use super::{Checks, Ensure, Entry, Origin, Text};
+use super::lookup::{Channel, ContactList};
+use super::{Checks, Ensure, Entry, LookupNeeds, Lookups, Managed, Origin, Resource, Step, Text};
+use crate::source::Problem;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CampaignState {
     Draft,
@@ -17,38 +20,45 @@ pub enum CampaignState {
 }
 
 /// Who a campaign messages: list and segment names, and contact ids. At least one must be non-empty.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Audience {
     /// Contact list names (resolved to ids).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lists: Vec<String>,
     /// Segment names (resolved to ids).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<String>,
     /// Contact ids.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contacts: Vec<u64>,
 }
 
 /// An outreach campaign.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignSpec {
     /// Pins this entry to one live campaign.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// The natural key.
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
     /// The channel: `whatsapp`, `telegram`, `instagram`, or a channel's username. Or use `channel_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<Audience>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Text>,
     /// `draft` (default), `running`, `paused` or `cancelled`. A live `completed` campaign satisfies `running`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<CampaignState>,
     /// Warm-up sending for a new number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_new_number: Option<bool>,
     #[serde(skip)]
     #[schemars(skip)]
@@ -56,8 +66,9 @@ pub struct CampaignSpec {
 }
 
 impl Entry for CampaignSpec {
-    const R_KIND: super::Kind = super::Kind::Campaigns;
     const LABEL: &'static str = "campaign";
+    const PLURAL: &'static str = "campaigns";
+    const TITLE: &'static str = "Campaigns";
     const KEY_FIELD: &'static str = "name";
 
     fn natural_key(&self) -> String {
@@ -94,6 +105,10 @@ impl Entry for CampaignSpec {
                     .hint("add `audience:` with `lists:`, `segments:` or `contacts:`"),
             );
         }
+    }
+
+    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
+        self.message.as_mut().map(|t| ("message", t)).into_iter().collect()
     }
 }
 
@@ -135,30 +150,10 @@ pub struct ClientSetting {
     pub kind: Option<String>,
 }
 
-/// The lifecycle actions, `POST /campaigns/{id}/{action}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CampaignAction {
-    Start,
-    Pause,
-    Resume,
-    Cancel,
-}
-
-impl CampaignAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CampaignAction::Start => "start",
-            CampaignAction::Pause => "pause",
-            CampaignAction::Resume => "resume",
-            CampaignAction::Cancel => "cancel",
-        }
-    }
-}
-
 /// `/campaigns`: paginated.
 pub struct Campaigns;
 
-impl super::Resource for Campaigns {
+impl Resource for Campaigns {
     const KIND: super::Kind = super::Kind::Campaigns;
     const PATH: &'static str = "/campaigns";
     type Live = LiveCampaign;
@@ -168,8 +163,8 @@ impl super::Resource for Campaigns {
     fn live_key(l: &LiveCampaign) -> String {
         l.name.clone()
     }
-    fn summary(l: &LiveCampaign) -> serde_json::Value {
-        serde_json::json!({"id": l.id, "name": l.name, "status": l.status})
+    fn summary(l: &LiveCampaign) -> Value {
+        json!({"id": l.id, "name": l.name, "status": l.status})
     }
 }
 
@@ -187,20 +182,20 @@ impl CampaignState {
 /// Resolves a list or segment name against the account; the error points at the name.
 fn resolve_names(
     names: &[String],
-    known: &[super::lookup::ContactList],
+    known: &[ContactList],
     what: &str,
     field: &str,
     origin: &Origin,
-) -> Result<Vec<u64>, crate::manifest::problem::Problem> {
+) -> Result<Vec<u64>, Problem> {
     let mut ids = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let found: Vec<&super::lookup::ContactList> = known.iter().filter(|l| l.name.trim() == name.trim()).collect();
+        let found: Vec<&ContactList> = known.iter().filter(|l| l.name.trim() == name.trim()).collect();
         match found.as_slice() {
             [one] => ids.push(one.id),
             [] => {
                 let names: Vec<&str> = known.iter().map(|l| l.name.as_str()).collect();
                 let p = origin.problem(&format!("{field}.{i}"), format!("no {what} named `{name}` in the account"));
-                return Err(match crate::manifest::problem::closest(name, &names) {
+                return Err(match crate::source::closest(name, &names) {
                     Some(b) => p.hint(format!("did you mean `{b}`?")),
                     None => p.hint(format!("the account's {what}s: {}", names.join(", "))),
                 });
@@ -218,7 +213,7 @@ fn resolve_names(
 }
 
 impl CampaignSpec {
-    fn channel_id(&self, lookups: &super::Lookups) -> Result<u64, crate::manifest::problem::Problem> {
+    fn channel_id(&self, lookups: &Lookups) -> Result<u64, Problem> {
         let o = &self.origin;
         if let Some(id) = self.channel_id {
             return if lookups.channels.iter().any(|c| c.id == id) {
@@ -252,36 +247,52 @@ impl CampaignSpec {
     }
 }
 
-impl super::Managed for CampaignSpec {
-    fn actions_digest(&self) -> Vec<String> {
-        vec![self.state_or_draft().as_str().to_string()]
+impl CampaignSpec {
+    /// List, segment and contact ids.
+    fn audience_ids(&self, lookups: &Lookups) -> Result<[Vec<u64>; 3], Problem> {
+        let o = &self.origin;
+        let audience = self.audience.clone().unwrap_or_default();
+        let lists = resolve_names(&audience.lists, &lookups.lists, "contact list", "audience.lists", o)?;
+        let segments = resolve_names(&audience.segments, &lookups.segments, "segment", "audience.segments", o)?;
+        Ok([lists, segments, audience.contacts])
     }
+}
 
+/// A name that resolves back to exactly this id, if there is one.
+fn unique_name(id: u64, known: &[ContactList]) -> Option<String> {
+    let l = known.iter().find(|l| l.id == id)?;
+    (known.iter().filter(|o| o.name.trim() == l.name.trim()).count() == 1).then(|| l.name.clone())
+}
+
+/// How a manifest names this channel so that it resolves back to it: its type when it is the only one of
+/// its type, else its username when that is unique and not a type's name, else its id.
+fn channel_ref(id: u64, channels: &[Channel]) -> Option<(Option<String>, Option<u64>)> {
+    let c = channels.iter().find(|c| c.id == id)?;
+    let by_type = channels.iter().filter(|o| o.kind.eq_ignore_ascii_case(&c.kind)).count() == 1;
+    let by_name = channels.iter().filter(|o| o.username.eq_ignore_ascii_case(&c.username)).count() == 1;
+    let name_is_type = channels.iter().any(|o| o.kind.eq_ignore_ascii_case(&c.username));
+    Some(if by_type {
+        (Some(c.kind.clone()), None)
+    } else if by_name && !name_is_type {
+        (Some(c.username.clone()), None)
+    } else {
+        (None, Some(id))
+    })
+}
+
+impl Managed for CampaignSpec {
     type R = Campaigns;
     const NEEDS_DETAIL: bool = true;
 
-    fn desired(&self, lookups: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
-        let o = &self.origin;
-        let audience = self.audience.clone().unwrap_or_default();
+    fn desired(&self, lookups: &Lookups) -> Result<super::Fields, Problem> {
+        let [lists, segments, contacts] = self.audience_ids(lookups)?;
         Ok(vec![
             ("name", super::canon_short(&self.name)),
             ("channel_id", self.channel_id(lookups)?.into()),
             ("message", super::canon_text(self.message.as_ref().and_then(Text::value))),
-            (
-                "list_ids",
-                super::canon_ids(&resolve_names(&audience.lists, &lookups.lists, "contact list", "audience.lists", o)?),
-            ),
-            (
-                "segment_ids",
-                super::canon_ids(&resolve_names(
-                    &audience.segments,
-                    &lookups.segments,
-                    "segment",
-                    "audience.segments",
-                    o,
-                )?),
-            ),
-            ("contact_ids", super::canon_ids(&audience.contacts)),
+            ("list_ids", super::canon_ids(&lists)),
+            ("segment_ids", super::canon_ids(&segments)),
+            ("contact_ids", super::canon_ids(&contacts)),
             ("is_new_number", self.is_new_number.unwrap_or(false).into()),
         ])
     }
@@ -290,7 +301,7 @@ impl super::Managed for CampaignSpec {
         let channel = l.channel_id.or_else(|| l.client_setting.as_ref().and_then(|c| c.id));
         vec![
             ("name", super::canon_short(&l.name)),
-            ("channel_id", channel.map_or(serde_json::Value::Null, Into::into)),
+            ("channel_id", channel.map_or(Value::Null, Into::into)),
             ("message", super::canon_text(l.message.as_deref())),
             ("list_ids", super::canon_ids(l.list_ids.as_deref().unwrap_or_default())),
             ("segment_ids", super::canon_ids(l.segment_ids.as_deref().unwrap_or_default())),
@@ -299,14 +310,46 @@ impl super::Managed for CampaignSpec {
         ]
     }
 
+    fn body(&self, lookups: &Lookups, _creating: bool) -> Result<Map<String, Value>, Problem> {
+        let [lists, segments, contacts] = self.audience_ids(lookups)?;
+        let Value::Object(body) = json!({
+            "name": self.name,
+            "channel_id": self.channel_id(lookups)?,
+            "message": self.message.as_ref().and_then(Text::value),
+            "list_ids": lists,
+            "segment_ids": segments,
+            "contact_ids": contacts,
+            "is_new_number": self.is_new_number.unwrap_or(false),
+        }) else {
+            unreachable!("an object literal")
+        };
+        Ok(body)
+    }
+
+    /// The channel always; lists and segments when an audience names them.
+    fn lookups(entries: &[&Self]) -> LookupNeeds {
+        let present: Vec<&&Self> = entries.iter().filter(|c| c.ensure.is_present()).collect();
+        let names = |f: fn(&Audience) -> bool| present.iter().any(|c| c.audience.as_ref().is_some_and(f));
+        LookupNeeds {
+            channels: !present.is_empty(),
+            lists: names(|a| !a.lists.is_empty()),
+            segments: names(|a| !a.segments.is_empty()),
+        }
+    }
+
+    fn export_lookups(live: &[LiveCampaign]) -> LookupNeeds {
+        let any = !live.is_empty();
+        LookupNeeds { channels: any, lists: any, segments: any }
+    }
+
     fn refuse_update(&self, live: &LiveCampaign, changed: &[&str]) -> Option<String> {
         (live.status != "draft").then(|| {
-            let what = if changed.len() == 1 {
-                format!("{} cannot change", changed[0])
-            } else {
-                format!("{} cannot change", changed.join(", "))
-            };
-            format!("campaign {} is {}: {what}; cancel it and create a new campaign", self.name, live.status)
+            format!(
+                "campaign {} is {}: {} cannot change; cancel it and create a new campaign",
+                self.name,
+                live.status,
+                changed.join(", ")
+            )
         })
     }
 
@@ -314,8 +357,20 @@ impl super::Managed for CampaignSpec {
         self.state_or_draft() == CampaignState::Cancelled
     }
 
-    fn actions(&self, live: Option<&LiveCampaign>, _: &super::ActionContext) -> Vec<super::Step> {
+    fn actions(&self, live: Option<&LiveCampaign>, _: &super::ActionContext) -> Vec<Step> {
         self.lifecycle(live.map_or("draft", |l| l.status.as_str()))
+    }
+
+    /// `start` and `resume` hold once the campaign runs (or has completed), `pause` once paused, `cancel`
+    /// once cancelled.
+    fn action_holds(action: &str, live: &LiveCampaign) -> Option<bool> {
+        let status = live.status.as_str();
+        match action {
+            "start" | "resume" => Some(matches!(status, "running" | "completed")),
+            "pause" => Some(status == "paused"),
+            "cancel" => Some(status == "cancelled"),
+            _ => None,
+        }
     }
 
     fn refuse_delete(live: &LiveCampaign) -> Option<String> {
@@ -324,6 +379,49 @@ impl super::Managed for CampaignSpec {
                 "campaign {} is {}: it cannot be deleted while sending; set `state: cancelled` first",
                 live.name, live.status
             )
+        })
+    }
+
+    /// Channel, lists and segments by names that resolve back to the same ids; a campaign whose references
+    /// have no such name cannot be expressed. `completed` is written as `running`, which it satisfies.
+    fn from_live(l: &LiveCampaign, lookups: &Lookups) -> Result<Self, String> {
+        let not = |what: &str| {
+            format!("campaign \"{}\" (id {}) is not exported: its {what} has no name that identifies it", l.name, l.id)
+        };
+        let channel_id = l.channel_id.or_else(|| l.client_setting.as_ref().and_then(|c| c.id));
+        let (channel, channel_id) =
+            channel_id.and_then(|id| channel_ref(id, &lookups.channels)).ok_or_else(|| not("channel"))?;
+        let names = |ids: &Option<Vec<u64>>, known: &[ContactList], what: &str| -> Result<Vec<String>, String> {
+            ids.iter().flatten().map(|id| unique_name(*id, known).ok_or_else(|| not(what))).collect()
+        };
+        let audience = Audience {
+            lists: names(&l.list_ids, &lookups.lists, "contact list")?,
+            segments: names(&l.segment_ids, &lookups.segments, "segment")?,
+            contacts: l.contact_ids.clone().unwrap_or_default(),
+        };
+        let state = match l.status.as_str() {
+            "draft" => None,
+            "running" | "completed" => Some(CampaignState::Running),
+            "paused" => Some(CampaignState::Paused),
+            "cancelled" => Some(CampaignState::Cancelled),
+            other => {
+                return Err(format!(
+                    "campaign \"{}\" (id {}) is `{other}`, a state skyform does not know",
+                    l.name, l.id
+                ))
+            }
+        };
+        Ok(CampaignSpec {
+            id: None,
+            name: l.name.clone(),
+            ensure: Ensure::Present,
+            channel,
+            channel_id,
+            audience: Some(audience),
+            message: Some(Text::Inline(l.message.clone().unwrap_or_default())),
+            state,
+            is_new_number: l.is_new_number.then_some(true),
+            origin: Origin::default(),
         })
     }
 }

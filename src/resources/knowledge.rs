@@ -4,11 +4,13 @@
 //! created by file upload, which skyform does not do yet, so they are refused in manifests (and left
 //! unmanaged in the account). Each type has its own body field: `content`, `url`, `products`.
 
-use super::{https_problem, Checks, Ensure, Entry, Origin, Text};
+use super::{https_problem, Checks, Ensure, Entry, Lookups, Managed, Origin, Resource, Text};
+use crate::source::Problem;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KnowledgeType {
     Text,
@@ -40,46 +42,62 @@ impl KnowledgeType {
             KnowledgeType::Document | KnowledgeType::Voice => None,
         }
     }
+
+    fn parse(s: &str) -> Option<KnowledgeType> {
+        [Self::Text, Self::Website, Self::ProductCatalog, Self::Document, Self::Voice]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
 }
 
 /// A knowledge base entry.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KnowledgeEntrySpec {
     /// Pins this entry to one live entry (for duplicate titles, or to rename).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// The natural key.
     pub title: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
     /// `text`, `website` or `product_catalog`; immutable once created.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<KnowledgeType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<Text>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub business_description: Option<Text>,
     /// The body of a `text` entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Text>,
     /// The https URL a `website` entry crawls.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The products of a `product_catalog` entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<Product>>,
     #[serde(skip)]
     #[schemars(skip)]
     pub origin: Origin,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
 }
 
 impl Entry for KnowledgeEntrySpec {
-    const R_KIND: super::Kind = super::Kind::KnowledgeBase;
     const LABEL: &'static str = "knowledge entry";
+    const PLURAL: &'static str = "knowledge entries";
+    const TITLE: &'static str = "Knowledge base";
     const KEY_FIELD: &'static str = "title";
 
     fn natural_key(&self) -> String {
@@ -147,6 +165,17 @@ impl Entry for KnowledgeEntrySpec {
             }
         }
     }
+
+    fn texts_mut(&mut self) -> Vec<(&'static str, &mut Text)> {
+        [
+            ("description", self.description.as_mut()),
+            ("business_description", self.business_description.as_mut()),
+            ("content", self.content.as_mut()),
+        ]
+        .into_iter()
+        .filter_map(|(f, t)| t.map(|t| (f, t)))
+        .collect()
+    }
 }
 
 /// A knowledge entry as the API returns it. List items carry no body; the single GET adds it.
@@ -192,7 +221,7 @@ pub struct LiveProduct {
 /// `/knowledge-base`: paginated, bodies only in the single GET.
 pub struct KnowledgeBase;
 
-impl super::Resource for KnowledgeBase {
+impl Resource for KnowledgeBase {
     const KIND: super::Kind = super::Kind::KnowledgeBase;
     const PATH: &'static str = "/knowledge-base";
     type Live = LiveKnowledgeEntry;
@@ -202,27 +231,26 @@ impl super::Resource for KnowledgeBase {
     fn live_key(l: &LiveKnowledgeEntry) -> String {
         l.title.clone()
     }
-    fn summary(l: &LiveKnowledgeEntry) -> serde_json::Value {
+    fn summary(l: &LiveKnowledgeEntry) -> Value {
         serde_json::json!({"id": l.id, "title": l.title, "type": l.kind, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
     }
 }
 
-fn product_json(name: &str, price: Option<f64>, description: Option<&str>, sku: Option<&str>) -> serde_json::Value {
-    let opt =
-        |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map_or(serde_json::Value::Null, |s| s.into());
-    serde_json::json!({
+fn product_json(name: &str, price: Option<f64>, description: Option<&str>, sku: Option<&str>) -> Value {
+    let opt = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map_or(Value::Null, |s| s.into());
+    json!({
         "name": name.trim(),
-        "price": price.map_or(serde_json::Value::Null, |p| serde_json::json!(p)),
+        "price": price.map_or(Value::Null, |p| json!(p)),
         "description": opt(description),
         "sku": opt(sku),
     })
 }
 
-impl super::Managed for KnowledgeEntrySpec {
+impl Managed for KnowledgeEntrySpec {
     type R = KnowledgeBase;
     const NEEDS_DETAIL: bool = true;
 
-    fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
+    fn desired(&self, _: &Lookups) -> Result<super::Fields, Problem> {
         let text = |t: &Option<Text>| super::canon_text(t.as_ref().and_then(Text::value));
         let kind = self.kind.unwrap_or(KnowledgeType::Text);
         let mut f = vec![
@@ -268,6 +296,70 @@ impl super::Managed for KnowledgeEntrySpec {
             _ => {}
         }
         f
+    }
+
+    /// Every field as written; the body field of the entry's type only.
+    fn body(&self, _: &Lookups, _creating: bool) -> Result<Map<String, Value>, Problem> {
+        let text = |t: &Option<Text>| t.as_ref().and_then(Text::value).map_or(Value::Null, Value::from);
+        let kind = self.kind.unwrap_or(KnowledgeType::Text);
+        let mut body = Map::new();
+        body.insert("title".into(), self.title.clone().into());
+        body.insert("type".into(), kind.as_str().into());
+        body.insert("description".into(), text(&self.description));
+        body.insert("business_description".into(), text(&self.business_description));
+        match kind {
+            KnowledgeType::Text => {
+                body.insert("content".into(), text(&self.content));
+            }
+            KnowledgeType::Website => {
+                body.insert("url".into(), self.url.clone().map_or(Value::Null, Value::from));
+            }
+            KnowledgeType::ProductCatalog => {
+                let products: Vec<Value> = self
+                    .products
+                    .iter()
+                    .flatten()
+                    .map(|p| json!({"name": p.name, "price": p.price, "description": p.description, "sku": p.sku}))
+                    .collect();
+                body.insert("products".into(), products.into());
+            }
+            KnowledgeType::Document | KnowledgeType::Voice => {}
+        }
+        Ok(body)
+    }
+
+    /// `document` and `voice` entries are created by file upload, which skyform does not do.
+    fn from_live(l: &LiveKnowledgeEntry, _: &Lookups) -> Result<Self, String> {
+        let kind = KnowledgeType::parse(&l.kind).filter(|k| k.body_field().is_some()).ok_or_else(|| {
+            format!(
+                "knowledge entry \"{}\" (id {}, type {}) is created by file upload, which skyform does not manage; it stays in the account, unmanaged",
+                l.title, l.id, l.kind
+            )
+        })?;
+        let text = |t: &Option<String>| t.as_ref().filter(|s| !s.trim().is_empty()).map(|s| Text::Inline(s.clone()));
+        Ok(KnowledgeEntrySpec {
+            id: None,
+            title: l.title.clone(),
+            ensure: Ensure::Present,
+            kind: Some(kind),
+            description: text(&l.description),
+            business_description: text(&l.business_description),
+            content: (kind == KnowledgeType::Text).then(|| Text::Inline(l.content.clone().unwrap_or_default())),
+            url: (kind == KnowledgeType::Website).then(|| l.url.clone().unwrap_or_default()),
+            products: (kind == KnowledgeType::ProductCatalog).then(|| {
+                l.products
+                    .iter()
+                    .flatten()
+                    .map(|p| Product {
+                        name: p.name.clone(),
+                        price: p.price,
+                        description: p.description.clone().filter(|s| !s.trim().is_empty()),
+                        sku: p.sku.clone().filter(|s| !s.trim().is_empty()),
+                    })
+                    .collect()
+            }),
+            origin: Origin::default(),
+        })
     }
 
     fn refuse_update(&self, live: &LiveKnowledgeEntry, changed: &[&str]) -> Option<String> {

@@ -2,18 +2,20 @@
 //!
 //! `password` is write-only: sent on create, never compared, never shown. `email` cannot change.
 
-use super::{valid_email, Checks, Ensure, Entry, Origin, SecretRef};
+use super::{valid_email, Checks, Ensure, Entry, Lookups, Managed, Origin, Resource, SecretRef};
+use crate::source::Problem;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
     Agent,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberStatus {
     Active,
@@ -21,21 +23,26 @@ pub enum MemberStatus {
 }
 
 /// A team member.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamMemberSpec {
     /// Pins this entry to one live member.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
-    /// The natural key and login; cannot change.
+    /// The natural key and login (compared without case); cannot change.
     pub email: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     /// `active` (default) or `inactive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<MemberStatus>,
     /// Needed only to create the member: `${NAME}`, read from SKYFORM_SECRET_NAME when the create is sent
     /// (at least 8 characters); never compared, shown or saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretRef>,
     #[serde(skip)]
     #[schemars(skip)]
@@ -43,12 +50,13 @@ pub struct TeamMemberSpec {
 }
 
 impl Entry for TeamMemberSpec {
-    const R_KIND: super::Kind = super::Kind::Team;
     const LABEL: &'static str = "team member";
+    const PLURAL: &'static str = "team members";
+    const TITLE: &'static str = "Team";
     const KEY_FIELD: &'static str = "email";
 
     fn natural_key(&self) -> String {
-        self.email.to_lowercase()
+        self.email.clone()
     }
     super::entry_fields!();
 
@@ -88,7 +96,7 @@ pub struct LiveTeamMember {
 /// `/team`: paginated.
 pub struct Team;
 
-impl super::Resource for Team {
+impl Resource for Team {
     const KIND: super::Kind = super::Kind::Team;
     const PATH: &'static str = "/team";
     type Live = LiveTeamMember;
@@ -96,10 +104,14 @@ impl super::Resource for Team {
         l.id
     }
     fn live_key(l: &LiveTeamMember) -> String {
-        l.email.to_lowercase()
+        l.email.clone()
     }
-    fn summary(l: &LiveTeamMember) -> serde_json::Value {
-        serde_json::json!({"id": l.id, "email": l.email, "name": l.name, "role": l.role, "status": l.status})
+    /// Emails are logins: the API refuses `LAYLA@x` when `layla@x` exists ([doc] unique email).
+    fn match_key(key: &str) -> String {
+        key.trim().to_lowercase()
+    }
+    fn summary(l: &LiveTeamMember) -> Value {
+        json!({"id": l.id, "email": l.email, "name": l.name, "role": l.role, "status": l.status})
     }
 }
 
@@ -121,10 +133,11 @@ impl MemberStatus {
     }
 }
 
-impl super::Managed for TeamMemberSpec {
+impl Managed for TeamMemberSpec {
     type R = Team;
+    const SECRET_FIELDS: &'static [&'static str] = &["password"];
 
-    fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
+    fn desired(&self, _: &Lookups) -> Result<super::Fields, Problem> {
         Ok(vec![
             ("email", self.email.trim().to_lowercase().into()),
             ("name", super::canon_short(self.name.as_deref().unwrap_or(""))),
@@ -142,22 +155,34 @@ impl super::Managed for TeamMemberSpec {
         ]
     }
 
-    /// The password is sent on create only, and only from here: it is in no plan, log or file.
-    fn body(&self, fields: &super::Fields, creating: bool, secrets: &super::Secrets) -> serde_json::Value {
-        let mut body: serde_json::Map<String, serde_json::Value> =
-            fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    /// The email as written, case included; the password as a reference, on create only; no email on
+    /// update (it is immutable).
+    fn body(&self, _: &Lookups, creating: bool) -> Result<Map<String, Value>, Problem> {
+        let mut body = Map::new();
         if creating {
-            if let Some(p) = self.password.as_ref().and_then(|r| secrets.get(&r.var)) {
-                body.insert("password".into(), p.expose().into());
-            }
-        } else {
-            body.remove("email"); // immutable; sent unchanged it is harmless, but not sending it is clearer
+            body.insert("email".into(), self.email.trim().into());
         }
-        serde_json::Value::Object(body)
+        body.insert("name".into(), self.name.clone().unwrap_or_default().into());
+        body.insert("role".into(), self.role.map_or("agent", Role::as_str).into());
+        if creating {
+            if let Some(p) = &self.password {
+                body.insert("password".into(), p.placeholder());
+            }
+            // The API's create takes no status ([doc]): an inactive member is deactivated by a later update.
+        } else {
+            body.insert("status".into(), self.status.map_or("active", MemberStatus::as_str).into());
+        }
+        Ok(body)
     }
 
     fn secret_refs(&self) -> Vec<(&'static str, &SecretRef)> {
         self.password.iter().map(|p| ("password", p)).collect()
+    }
+
+    /// The API's minimum ([doc] §3 Team members).
+    fn check_secret(field: &str, value: &str) -> Option<String> {
+        (field == "password" && value.chars().count() < 8)
+            .then(|| "is shorter than 8 characters, the API's minimum for a password".to_string())
     }
 
     fn refuse_update(&self, live: &LiveTeamMember, changed: &[&str]) -> Option<String> {
@@ -166,6 +191,29 @@ impl super::Managed for TeamMemberSpec {
                 "team member {} cannot change email to {}: the email is the login; add a new member and remove this one",
                 live.email, self.email
             )
+        })
+    }
+
+    fn from_live(l: &LiveTeamMember, _: &Lookups) -> Result<Self, String> {
+        let role = match l.role.as_str() {
+            "admin" => Role::Admin,
+            "agent" => Role::Agent,
+            other => {
+                return Err(format!(
+                    "team member {} (id {}) has role `{other}`, which skyform does not know",
+                    l.email, l.id
+                ))
+            }
+        };
+        Ok(TeamMemberSpec {
+            id: None,
+            email: l.email.clone(),
+            ensure: Ensure::Present,
+            name: Some(l.name.clone()),
+            role: Some(role),
+            status: l.status.as_deref().filter(|s| *s == "inactive").map(|_| MemberStatus::Inactive),
+            password: None,
+            origin: Origin::default(),
         })
     }
 }

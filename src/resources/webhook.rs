@@ -3,9 +3,12 @@
 //! The API generates a secret on create and on `regenerate-secret` and never shows it again: skyform
 //! captures it to `--secrets-out`. `rotate_secret` is a token: changing it asks for a new secret.
 
-use super::{https_problem, Checks, Ensure, Entry, Origin};
+use super::{https_problem, Checks, Ensure, Entry, Lookups, Managed, Origin, Resource};
+use crate::source::Problem;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
 
 /// The event catalogue the API accepts ([doc] 30 events across 9 resources; names [assumed]).
 pub const EVENTS: &[&str] = &[
@@ -42,21 +45,26 @@ pub const EVENTS: &[&str] = &[
 ];
 
 /// A webhook.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSpec {
     /// Pins this entry to one live webhook (for duplicate names, or to rename).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// The natural key.
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
     /// The https URL deliveries are sent to; usually `${VAR}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Event names from the catalogue, e.g. `contact.created`; order does not matter.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
     /// Any token; changing it regenerates the webhook's secret on the next apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rotate_secret: Option<String>,
     #[serde(skip)]
     #[schemars(skip)]
@@ -64,8 +72,9 @@ pub struct WebhookSpec {
 }
 
 impl Entry for WebhookSpec {
-    const R_KIND: super::Kind = super::Kind::Webhooks;
     const LABEL: &'static str = "webhook";
+    const PLURAL: &'static str = "webhooks";
+    const TITLE: &'static str = "Webhooks";
     const KEY_FIELD: &'static str = "name";
 
     fn natural_key(&self) -> String {
@@ -94,7 +103,7 @@ impl Entry for WebhookSpec {
         for (i, e) in events.iter().enumerate() {
             let at = format!("events.{i}");
             if !EVENTS.contains(&e.as_str()) {
-                let hint = match crate::manifest::problem::closest(e, EVENTS) {
+                let hint = match crate::source::closest(e, EVENTS) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => "the catalogue is served by GET /webhooks/events".to_string(),
                 };
@@ -127,10 +136,11 @@ pub struct LiveWebhook {
 /// `/webhooks`: unpaginated in the newer docs, paginated in the older; both are read.
 pub struct Webhooks;
 
-impl super::Resource for Webhooks {
+impl Resource for Webhooks {
     const KIND: super::Kind = super::Kind::Webhooks;
     const PATH: &'static str = "/webhooks";
-    const HAS_SECRET: bool = true;
+    /// The create answer carries the secret, shown only then ([doc]); a lost answer is recovered by rotating.
+    const SECRET_ACTION: Option<&'static str> = Some("regenerate-secret");
     type Live = LiveWebhook;
     fn live_id(l: &LiveWebhook) -> u64 {
         l.id
@@ -138,26 +148,45 @@ impl super::Resource for Webhooks {
     fn live_key(l: &LiveWebhook) -> String {
         l.name.clone()
     }
-    fn summary(l: &LiveWebhook) -> serde_json::Value {
-        serde_json::json!({"id": l.id, "name": l.name, "url": l.url, "events": l.events, "is_active": l.is_active, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
+    fn summary(l: &LiveWebhook) -> Value {
+        json!({"id": l.id, "name": l.name, "url": l.url, "events": l.events, "is_active": l.is_active, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
     }
 }
 
-impl super::Managed for WebhookSpec {
-    fn actions_digest(&self) -> Vec<String> {
-        self.rotate_secret.iter().cloned().collect()
-    }
-
+impl Managed for WebhookSpec {
     type R = Webhooks;
 
-    fn desired(&self, _: &super::Lookups) -> Result<super::Fields, crate::manifest::problem::Problem> {
-        let events: std::collections::BTreeSet<&str> = self.events.iter().flatten().map(String::as_str).collect();
+    fn desired(&self, _: &Lookups) -> Result<super::Fields, Problem> {
+        let events: BTreeSet<&str> = self.events.iter().flatten().map(String::as_str).collect();
         Ok(vec![
             ("name", super::canon_short(&self.name)),
             ("url", self.url.as_deref().unwrap_or("").trim().into()),
-            ("events", serde_json::json!(events)),
-            ("is_active", serde_json::Value::Bool(self.is_active.unwrap_or(true))),
+            ("events", json!(events)),
+            ("is_active", Value::Bool(self.is_active.unwrap_or(true))),
         ])
+    }
+
+    fn body(&self, _: &Lookups, _creating: bool) -> Result<Map<String, Value>, Problem> {
+        let mut body = Map::new();
+        body.insert("name".into(), self.name.clone().into());
+        body.insert("url".into(), self.url.clone().unwrap_or_default().into());
+        body.insert("events".into(), json!(self.events.clone().unwrap_or_default()));
+        body.insert("is_active".into(), self.is_active.unwrap_or(true).into());
+        Ok(body)
+    }
+
+    fn from_live(l: &LiveWebhook, _: &Lookups) -> Result<Self, String> {
+        let events: BTreeSet<String> = l.events.iter().cloned().collect();
+        Ok(WebhookSpec {
+            id: None,
+            name: l.name.clone(),
+            ensure: Ensure::Present,
+            url: Some(l.url.clone()),
+            events: Some(events.into_iter().collect()),
+            is_active: (!l.is_active).then_some(false),
+            rotate_secret: None,
+            origin: Origin::default(),
+        })
     }
 
     /// A changed `rotate_secret` token (against the one recorded in the secrets file) rotates the secret.
@@ -172,12 +201,12 @@ impl super::Managed for WebhookSpec {
     }
 
     fn live_fields(l: &LiveWebhook) -> super::Fields {
-        let events: std::collections::BTreeSet<&str> = l.events.iter().map(String::as_str).collect();
+        let events: BTreeSet<&str> = l.events.iter().map(String::as_str).collect();
         vec![
             ("name", super::canon_short(&l.name)),
             ("url", l.url.trim().into()),
-            ("events", serde_json::json!(events)),
-            ("is_active", serde_json::Value::Bool(l.is_active)),
+            ("events", json!(events)),
+            ("is_active", Value::Bool(l.is_active)),
         ]
     }
 }

@@ -1,9 +1,9 @@
-//! `plan` as a whole: load the manifests, connect, build the plan. The command file only renders it.
+//! `plan`: load the manifests, connect, build the plan. The command line renders it.
 
-use super::{build, Plan, PlanError, PlanOptions};
+use super::connect::{connect, sandbox_seed, ConnectOptions};
 use crate::api::ReadClient;
-use crate::manifest::{self, Env};
-use crate::session::{connect, sandbox_seed, ConnectOptions};
+use crate::manifest::Env;
+use crate::plan::{build, Plan, PlanError, PlanOptions};
 use crate::{Error, ErrorKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,9 +38,22 @@ pub fn rotation_tokens(path: &Path) -> Result<BTreeMap<String, String>, Error> {
         .unwrap_or_default())
 }
 
+/// Turns a plan engine error into the one error type.
+pub fn plan_error(e: PlanError) -> Error {
+    match e {
+        PlanError::Problems(p) => Error::problems(p),
+        PlanError::Api(e) => e.into(),
+    }
+}
+
+/// Paths as a plan file records them: absolute, so the plan applies from any folder.
+pub fn recorded_paths(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string()).collect()
+}
+
 pub async fn run(req: &PlanRequest, env: Env<'_>) -> Result<Plan, Error> {
-    let paths = if req.paths.is_empty() { vec![PathBuf::from(".")] } else { req.paths.clone() };
-    let set = manifest::load(&paths, env).map_err(|p| Error::problems(&p))?;
+    let paths = super::paths_or_here(&req.paths);
+    let set = super::validate::validate(&paths, env)?;
     let mut connect_opts = req.connect.clone();
     if connect_opts.sandbox.is_some() {
         connect_opts.sandbox = Some(sandbox_seed(&paths));
@@ -51,12 +64,7 @@ pub async fn run(req: &PlanRequest, env: Env<'_>) -> Result<Plan, Error> {
     if let Some(file) = &req.secrets_file {
         options.rotation_tokens = Some(rotation_tokens(file)?);
     }
-    match build(&set, &client, &options).await {
-        Ok(mut plan) => {
-            plan.paths = paths.iter().map(|p| p.display().to_string()).collect();
-            Ok(plan)
-        }
-        Err(PlanError::Problems(p)) => Err(Error::problems(&p)),
-        Err(PlanError::Api(e)) => Err(e.into()),
-    }
+    let mut plan = build(&set, &client, &options).await.map_err(plan_error)?;
+    plan.paths = recorded_paths(&paths);
+    Ok(plan)
 }

@@ -1,4 +1,7 @@
-//! Problems found in manifests, each with its place, and how they are shown to a person:
+//! Where things were written, and what is wrong with them: positions, origins, located problems and
+//! "did you mean" suggestions. A leaf: manifests, resources and the plan engine all use it, it uses nothing.
+//!
+//! A problem is shown to a person as:
 //!
 //! ```text
 //! agents.yaml:4:5: unknown key `sytem_prompt`
@@ -7,10 +10,52 @@
 //!   hint: did you mean `system_prompt`?
 //! ```
 
-use super::yaml::Pos;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+/// Where an entry was declared: its file, its position, and the position of each of its keys and values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    pub file: Arc<PathBuf>,
+    /// The folder given to skyform: `{file:}` texts may not leave it.
+    pub root: Arc<PathBuf>,
+    pub pos: Pos,
+    pub fields: Arc<HashMap<String, Pos>>,
+}
+
+impl Origin {
+    /// The position of a field's value (`audience.lists.0`), or of the entry when the field is absent.
+    pub fn of(&self, field: &str) -> Pos {
+        self.fields.get(field).copied().unwrap_or(self.pos)
+    }
+
+    /// The position of a field's key, or of the entry.
+    pub fn key(&self, field: &str) -> Pos {
+        self.fields.get(&format!("{field}#key")).copied().unwrap_or(self.pos)
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.fields.contains_key(field)
+    }
+
+    pub fn problem(&self, field: &str, message: impl Into<String>) -> Problem {
+        Problem::at(&self.file, self.of(field), message)
+    }
+
+    /// `agents.yaml:4` for messages that point at another entry.
+    pub fn short(&self) -> String {
+        format!("{}:{}", self.file.display(), self.pos.line)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -52,7 +97,7 @@ impl Problem {
 }
 
 /// Every problem of a manifest set, with the sources needed to show the offending lines.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Problems {
     pub list: Vec<Problem>,
     sources: BTreeMap<PathBuf, String>,
@@ -102,51 +147,33 @@ impl Problems {
                 let _ = writeln!(out, "  hint: {h}");
             }
         }
+        let _ = writeln!(out, "{}", self.count_line());
+        out
+    }
+
+    /// `2 problems in 1 file`.
+    pub fn count_line(&self) -> String {
         let files: std::collections::BTreeSet<_> = self.list.iter().map(|p| &p.file).collect();
-        let _ = writeln!(
-            out,
+        format!(
             "{} problem{} in {} file{}",
             self.list.len(),
             if self.list.len() == 1 { "" } else { "s" },
             files.len(),
             if files.len() == 1 { "" } else { "s" }
-        );
-        out
+        )
     }
 }
 
-/// The closest of `options` to `word`, if it is close enough to be what was meant.
+/// The closest of `options` to `word`, if it is close enough to be what was meant (optimal string
+/// alignment: a swap of two letters is one edit), for "did you mean" hints.
 pub fn closest<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
     let lower = word.to_lowercase();
     options
         .iter()
-        .map(|o| (distance(&lower, &o.to_lowercase()), *o))
+        .map(|o| (strsim::osa_distance(&lower, &o.to_lowercase()), *o))
         .filter(|(d, o)| *d <= (o.chars().count() / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, o)| o)
-}
-
-/// Damerau-Levenshtein (optimal string alignment): a swap of two letters is one edit.
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 #[cfg(test)]

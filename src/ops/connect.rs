@@ -1,5 +1,6 @@
 //! Where commands send their requests: the real API (URL and key from flags and the environment), or an
 //! in-process sandbox seeded from the manifests' folder (`--sandbox`), so a plan can be tried with no account.
+//! The only module besides the `sandbox` command that starts the emulator: the engines never link it.
 
 use crate::api::{ApiConfig, ApiKey, ClientEvent, EventSink, PacerConfig};
 use crate::manifest::Env;
@@ -81,4 +82,19 @@ pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Err
     config.pacing = PacerConfig { limit: opts.rate_limit.max(1), share: opts.rate_share, ..PacerConfig::default() };
     config.parallelism = opts.parallelism.max(1);
     Ok(Session { config, events, sandbox })
+}
+
+impl From<crate::sandbox::SandboxError> for Error {
+    fn from(e: crate::sandbox::SandboxError) -> Self {
+        use crate::sandbox::SandboxError as S;
+        match &e {
+            S::NotLoopback(_) => Error::new(ErrorKind::Refused, e.to_string())
+                .with_hint("the sandbox is for tests and demos on this machine; pass --addr 127.0.0.1:PORT"),
+            S::Bind { .. } => Error::new(ErrorKind::Io, e.to_string()).with_hint(
+                "another process may use that port; pick another with --addr 127.0.0.1:PORT (port 0 picks a free one)",
+            ),
+            S::State(_) => Error::new(ErrorKind::Input, e.to_string())
+                .with_hint("fix the file, or start without it to get an empty account"),
+        }
+    }
 }

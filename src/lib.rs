@@ -8,6 +8,7 @@
 pub mod error;
 pub mod redact;
 pub mod source;
+pub mod vars;
 
 // The registry of kinds (its `with_kind!` and `each_kind!` macros are visible in every module below).
 #[macro_use]

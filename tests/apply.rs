@@ -473,3 +473,50 @@ fn apply_then_plan_on_the_same_sandbox_state_has_nothing_left_to_do() {
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes to apply; 1 refused"));
 }
+
+/// The plan carries what apply sends: an agent edit, with a campaign in the same manifests, targeted at the
+/// agents, reads the agents' list once, writes once, and verifies with one read: no lookups, no campaigns.
+#[tokio::test]
+async fn one_targeted_agent_edit_costs_one_list_one_put_and_one_verification_read() {
+    let mut live = common::lookups();
+    live["agents"] = json!([{"name": "A", "system_prompt": "old"}]);
+    live["campaigns"] = json!([{"name": "C", "channel_id": 5, "message": "Hi", "list_ids": [1]}]);
+    let w = World::new("one-edit", live).await;
+    w.manifests("agents:\n  - name: A\n    system_prompt: new\ncampaigns:\n  - name: C\n    channel: whatsapp\n    audience: {lists: [Q1 Leads]}\n    message: Hi\n");
+    let target = skyform::plan::Target::parse("agents").unwrap();
+    let applied = w.apply_with(w.request(|r| r.options.targets = vec![target])).await.unwrap();
+    converged(&applied);
+    let lines: Vec<String> = w.sandbox.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(lines, ["GET /api/v1/ai-agents", "PUT /api/v1/ai-agents/1", "GET /api/v1/ai-agents/1"]);
+}
+
+/// The wire form is not the comparison form: an email compared without case is sent as written.
+#[tokio::test]
+async fn a_member_is_created_with_the_email_as_written() {
+    let w = World::new("casing", json!({})).await;
+    w.manifests(
+        "team:\n  - email: Layla@Example.com\n    name: Layla\n    role: admin\n    password: ${LAYLA_PASSWORD}\n",
+    );
+    converged(&w.apply().await);
+    let create = w.sandbox.requests().into_iter().find(|r| r.line() == "POST /api/v1/team").unwrap();
+    assert_eq!(create.body.unwrap()["email"], "Layla@Example.com");
+    assert_eq!(w.state(|s| s.team[0].email.clone()), "Layla@Example.com");
+    // Matched without case afterwards: nothing more to do.
+    w.sandbox.clear_requests();
+    assert!(w.apply().await.report.is_none());
+}
+
+/// An action whose answer was lost is sent again by the client; the API refuses the repeat, and apply,
+/// reading the campaign, finds the target state holds: done, not failed.
+#[tokio::test]
+async fn a_repeated_action_whose_target_state_holds_is_done() {
+    let mut live = common::lookups();
+    live["campaigns"] = json!([{"name": "Spring", "channel_id": 5, "message": "Hi", "list_ids": [1]}]);
+    let w = World::new("lost-action", live).await;
+    w.manifests("campaigns:\n  - name: Spring\n    channel: whatsapp\n    audience: {lists: [Q1 Leads]}\n    message: Hi\n    state: running\n");
+    w.sandbox.add_fault(FaultRule::drop_after_execute("POST", "/api/v1/campaigns/1/start", 1)).unwrap();
+    converged(&w.apply().await);
+    let writes = w.writes();
+    assert_eq!(writes, ["POST /api/v1/campaigns/1/start", "POST /api/v1/campaigns/1/start"]);
+    assert_eq!(w.state(|s| s.campaigns[0].status.clone()), "running");
+}

@@ -261,3 +261,51 @@ proptest! {
         prop_assert!(plan.changes.is_empty(), "{:#?}\naccount: {}", plan.changes, live);
     }
 }
+
+// ------------------------------------------------------------------ any key, any value
+
+/// Any text at all: control characters, line breaks of every kind, quotes, `$`, YAML's reserved words in
+/// both versions (`no`, `on`, `<<`, `12:30`, `1_000`, `2026-03-04`, `.inf`, `=`), leading and trailing space.
+fn anything() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => any::<String>(),
+        2 => proptest::sample::select(vec![
+            "<<", "no", "On", "y", "N", "yes", "off", "12:30", "1_000", "2026-03-04", "2026-03-04T10:00:00Z", ".inf",
+            "-.Inf", ".NaN", "=", "~", "null", "true", "False", "0x1f", "0o17", "1e3", "+1", "- item", "? key", "&a", "*a",
+            "!tag", "|", ">", "%", "@", "`", "#", "a: b", "a #b", " lead", "trail ", "${X}", "$$", "$", "\u{feff}x",
+            "\u{2028}", "\u{85}", "tab\there", "\r\n", "\n\n", "x\n", "\u{1b}[2K",
+        ]).prop_map(str::to_string),
+        2 => proptest::collection::vec(prop_oneof![Just("\n".to_string()), Just(" ".to_string()), "[a-z<>:#'\"$=-]{0,4}"], 0..6).prop_map(|v| v.concat()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Whatever a live account holds in names, keys and values, the YAML export writes reads back, through
+    /// skyform's own manifest reader, as exactly the same strings.
+    #[test]
+    fn export_yaml_reads_back_any_key_and_value(
+        name in anything().prop_filter("a name", |s| !s.trim().is_empty() && s.chars().count() <= 255),
+        prompt in anything().prop_filter("a prompt", |s| !s.trim().is_empty()),
+        guidelines in proptest::collection::btree_map(anything(), anything(), 0..6),
+    ) {
+        let agent = serde_yaml::to_value(serde_json::json!({
+            "name": name, "system_prompt": prompt, "response_guidelines": guidelines,
+        })).unwrap();
+        let mut doc = serde_yaml::Mapping::new();
+        doc.insert("agents".into(), serde_yaml::Value::Sequence(vec![agent]));
+        let text = skyform::export::to_yaml(&serde_yaml::Value::Mapping(doc));
+        let dir = tempdir("anything");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("agents.yaml"), &text).unwrap();
+        let set = manifest::load(std::slice::from_ref(&dir), &|_| None)
+            .unwrap_or_else(|p| panic!("{}\n---\n{text}", p.render()));
+        let back = &set.agents[0];
+        prop_assert_eq!(&back.name, &name, "{}", text);
+        prop_assert_eq!(back.system_prompt.as_ref().and_then(|t| t.value()), Some(prompt.as_str()), "{}", text);
+        let got: std::collections::BTreeMap<String, String> =
+            back.response_guidelines.clone().unwrap_or_default().into_iter().collect();
+        prop_assert_eq!(got, guidelines, "{}", text);
+    }
+}

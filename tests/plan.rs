@@ -492,3 +492,27 @@ fn a_blocked_plan_exits_3_naming_the_flag() {
     let out = run(&["--allow-deletes", "webhooks"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Lookups are read once per run, and only for kinds in scope: targeting agents reads no channel, list or
+/// segment, though the manifests have campaigns.
+#[tokio::test]
+async fn a_plan_targeted_at_agents_reads_no_lookups() {
+    let mut live = lookups();
+    live["agents"] = json!([{"name": "A", "system_prompt": "p"}]);
+    let out = Scenario::new("target-lookups")
+        .manifest("a.yaml", "agents:\n  - name: A\n    system_prompt: q\ncampaigns:\n  - name: C\n    channel: whatsapp\n    audience: {lists: [Q1 Leads], segments: [Active last 30 days]}\n    message: Hi\n")
+        .live(live.clone())
+        .options(|o| o.targets.push(Target::parse("agents").unwrap()))
+        .plan()
+        .await;
+    assert_eq!(out.request_lines(), ["GET /api/v1/ai-agents"]);
+    // Untargeted, each lookup is read exactly once.
+    let out = Scenario::new("all-lookups")
+        .manifest("a.yaml", "agents:\n  - name: A\n    system_prompt: q\ncampaigns:\n  - name: C\n    channel: whatsapp\n    audience: {lists: [Q1 Leads], segments: [Active last 30 days]}\n    message: Hi\n")
+        .live(live)
+        .plan()
+        .await;
+    for lookup in ["/api/v1/account/channels", "/api/v1/contacts/lists", "/api/v1/contacts/segments"] {
+        assert_eq!(out.requests.iter().filter(|r| r.path == lookup).count(), 1, "{lookup}");
+    }
+}

@@ -43,8 +43,7 @@ use transport::{Retry, Transport};
 
 /// The public API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://dashboard.skylightchat.com/api/v1";
-pub const KEY_VAR: &str = crate::manifest::API_KEY_VAR;
-pub const URL_VAR: &str = "SKYLIGHT_API_URL";
+pub use crate::vars::{API_KEY_VAR as KEY_VAR, API_URL_VAR as URL_VAR};
 
 /// The API key. `Debug` and `Display` never show it; only the request header sees it.
 #[derive(Clone)]
@@ -109,7 +108,7 @@ impl ApiConfig {
 
     /// The base URL from `--api-url`, else `SKYLIGHT_API_URL`, else the public one; the key from
     /// `SKYLIGHT_API_KEY` (never a flag: flags land in shell history and CI logs).
-    pub fn from_env(api_url: Option<&str>, env: crate::manifest::Env) -> Result<Self, Error> {
+    pub fn from_env(api_url: Option<&str>, env: crate::vars::Env) -> Result<Self, Error> {
         let base = api_url.map(str::to_string).or_else(|| env(URL_VAR)).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         check_base_url(&base)?;
         let key = env(KEY_VAR).filter(|k| !k.trim().is_empty()).ok_or_else(|| {

@@ -2,9 +2,9 @@
 
 use super::Global;
 use skyform::apply::{ApplyOptions, Progress, Status};
-use skyform::manifest::process_env;
 use skyform::ops::apply::{run as apply, ApplyRequest};
 use skyform::render::{render, symbol, Format};
+use skyform::vars::process_env;
 use skyform::{Error, ErrorKind, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;

@@ -3,9 +3,9 @@
 use super::plan::parse_kind;
 use super::Global;
 use skyform::export::ExportOptions;
-use skyform::manifest::process_env;
 use skyform::ops::connect::ConnectOptions;
 use skyform::resources::Kind;
+use skyform::vars::process_env;
 use skyform::Result;
 use std::path::PathBuf;
 

@@ -1,10 +1,10 @@
 //! `skyform plan`: show what apply would change.
 
 use super::Global;
-use skyform::manifest::process_env;
 use skyform::ops::plan::{run as plan, PlanRequest};
 use skyform::render::{render, Format};
 use skyform::resources::Kind;
+use skyform::vars::process_env;
 use skyform::{Error, ErrorKind, Result};
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
 //! `skyform validate [PATH...]`: load and check manifests offline.
 
-use skyform::manifest::process_env;
+use skyform::vars::process_env;
 use skyform::Result;
 use std::path::PathBuf;
 

@@ -8,26 +8,78 @@
 //!   reader included), `=`, `yes`/`no`/`on`/`off`/`y`/`n`, sexagesimals (`12:30`), `1_000`, dates, `.inf`.
 //!   [`quote_misread`] quotes exactly those, line by line: serde_yaml writes block style, one key or item per
 //!   line, and block scalars (`|`) are skipped.
+//!
+//! And one thing it gets wrong: a string holding a carriage return or a Unicode line break (NEL, LS, PS)
+//! is written with that break raw, which readers fold. Such strings are swapped for a placeholder before
+//! serializing and written back as double-quoted scalars with every break escaped.
 
 use serde_yaml::Value;
 
 /// The document as YAML: `$` doubled in values, misread scalars quoted.
 pub fn to_yaml(doc: &Value) -> String {
-    let text = serde_yaml::to_string(&double_dollars(doc)).unwrap_or_default();
+    let mut own = Vec::new();
+    let prepared = prepare(doc, &mut own);
+    let mut text = serde_yaml::to_string(&prepared).unwrap_or_default();
+    for (i, s) in own.iter().enumerate() {
+        text = text.replace(&format!("\"\\x01{i}\\x01\""), &double_quoted(s));
+    }
     quote_misread(&text)
 }
 
-fn double_dollars(v: &Value) -> Value {
+/// Characters serde_yaml writes raw where readers fold them.
+fn breaks_emitter(s: &str) -> bool {
+    s.contains(['\r', '\u{85}', '\u{2028}', '\u{2029}'])
+}
+
+/// A placeholder serde_yaml writes double-quoted (`\x01` is not printable), and the string it stands for.
+fn placeholder(s: String, own: &mut Vec<String>) -> Value {
+    own.push(s);
+    Value::String(format!("\u{1}{}\u{1}", own.len() - 1))
+}
+
+/// `$` doubled in values (keys are not interpolated); strings the emitter would break set aside.
+fn prepare(v: &Value, own: &mut Vec<String>) -> Value {
     match v {
+        Value::String(s) if breaks_emitter(s) => placeholder(s.replace('$', "$$"), own),
         Value::String(s) => Value::String(s.replace('$', "$$")),
-        Value::Sequence(items) => Value::Sequence(items.iter().map(double_dollars).collect()),
-        Value::Mapping(m) => Value::Mapping(m.iter().map(|(k, v)| (k.clone(), double_dollars(v))).collect()),
+        Value::Sequence(items) => Value::Sequence(items.iter().map(|v| prepare(v, own)).collect()),
+        Value::Mapping(m) => Value::Mapping(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::String(s) if breaks_emitter(s) => placeholder(s.clone(), own),
+                        other => other.clone(),
+                    };
+                    (key, prepare(v, own))
+                })
+                .collect(),
+        ),
         Value::Tagged(t) => Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
             tag: t.tag.clone(),
-            value: double_dollars(&t.value),
+            value: prepare(&t.value, own),
         })),
         other => other.clone(),
     }
+}
+
+/// A YAML double-quoted scalar: backslash, quote, controls and every line break escaped.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A plain scalar that some YAML reader takes for something other than this string. (`true`, `null`,
@@ -55,6 +107,38 @@ fn quoted(s: &str) -> String {
 /// A plain (unquoted, unstructured) scalar as serde_yaml writes one.
 fn is_plain(s: &str) -> bool {
     !s.is_empty() && !s.starts_with(['\'', '"', '|', '>', '[', '{', '&', '*', '!', '?'])
+}
+
+/// Where a line's key ends (the index of its `: `), skipping a quoted key's content.
+fn key_end(rest: &str) -> Option<usize> {
+    let start = match rest.chars().next() {
+        Some('\'') => {
+            let mut i = 1;
+            let b = rest.as_bytes();
+            loop {
+                match b.get(i) {
+                    Some(b'\'') if b.get(i + 1) == Some(&b'\'') => i += 2,
+                    Some(b'\'') => break i + 1,
+                    Some(_) => i += 1,
+                    None => return None,
+                }
+            }
+        }
+        Some('"') => {
+            let mut i = 1;
+            let b = rest.as_bytes();
+            loop {
+                match b.get(i) {
+                    Some(b'\\') => i += 2,
+                    Some(b'"') => break i + 1,
+                    Some(_) => i += 1,
+                    None => return None,
+                }
+            }
+        }
+        _ => 0,
+    };
+    rest.get(start..)?.find(": ").map(|at| at + start)
 }
 
 /// Quotes, in serde_yaml's block output, every plain key and value that [`misread`] flags.
@@ -88,7 +172,7 @@ pub fn quote_misread(yaml: &str) -> String {
             out.push_str(line);
             continue;
         }
-        let (key, value) = match rest.find(": ").map(|at| (&rest[..at], &rest[at + 2..])) {
+        let (key, value) = match key_end(rest).map(|at| (&rest[..at], &rest[at + 2..])) {
             Some(kv) => (Some(kv.0), Some(kv.1)),
             None if rest.ends_with(':') => (Some(&rest[..rest.len() - 1]), None),
             None if rest == "-" => (None, None),

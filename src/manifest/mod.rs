@@ -92,25 +92,17 @@ pub fn interpolate_for_tests(s: &str) -> String {
 
 pub use interpolate::{secret_reference, InterpolationError, VAR_PREFIX};
 
-/// The environment variable holding the API key: never interpolated, and no interpolated value may
-/// contain its value.
-pub const API_KEY_VAR: &str = "SKYLIGHT_API_KEY";
 /// The file, in any manifest folder, that lists (in gitignore syntax) what is not a manifest.
 pub const IGNORE_FILE: &str = ".skyformignore";
 
-/// Where variables come from: the process environment, or a map in tests.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
+pub use crate::vars::{process_env, Env};
 
 /// Loads, resolves and checks the manifests under `paths`. Never touches the network.
 pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     let mut problems = Problems::default();
     let mut set = ManifestSet::default();
     let mut prompt_origins: HashMap<String, Origin> = HashMap::new();
-    let vars = interpolate::Vars { env, api_key: env(API_KEY_VAR).filter(|k| !k.trim().is_empty()) };
+    let vars = interpolate::Vars { env, api_key: env(crate::vars::API_KEY_VAR).filter(|k| !k.trim().is_empty()) };
 
     for (root, file) in manifest_files(paths, &mut problems) {
         set.files.push(file.clone());

@@ -5,8 +5,8 @@ use super::connect::{connect, sandbox_seed, ConnectOptions};
 use super::plan::{plan_error, recorded_paths, rotation_tokens};
 use crate::api::WriteClient;
 use crate::apply::{check_saved, execute_plan, preflight, resolve_secrets, ApplyOptions, ApplyReport, Progress};
-use crate::manifest::Env;
 use crate::plan::{build, manifest_digest, Plan, PlanOptions};
+use crate::vars::Env;
 use crate::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 //! The only module besides the `sandbox` command that starts the emulator: the engines never link it.
 
 use crate::api::{ApiConfig, ApiKey, ClientEvent, EventSink, PacerConfig};
-use crate::manifest::Env;
 use crate::sandbox::{Sandbox, SandboxConfig, Store};
+use crate::vars::Env;
 use crate::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use super::connect::{connect, ConnectOptions};
 use crate::api::ReadClient;
 use crate::export::{export, ExportOptions, ExportReport};
-use crate::manifest::Env;
+use crate::vars::Env;
 use crate::Error;
 
 pub async fn run(connect_opts: &ConnectOptions, opts: &ExportOptions, env: Env<'_>) -> Result<ExportReport, Error> {

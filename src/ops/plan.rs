@@ -2,8 +2,8 @@
 
 use super::connect::{connect, sandbox_seed, ConnectOptions};
 use crate::api::ReadClient;
-use crate::manifest::Env;
 use crate::plan::{build, Plan, PlanError, PlanOptions};
+use crate::vars::Env;
 use crate::{Error, ErrorKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! `validate`: load and check manifests offline.
 
-use crate::manifest::{self, Env, ManifestSet};
+use crate::manifest::{self, ManifestSet};
+use crate::vars::Env;
 use crate::Error;
 use std::path::PathBuf;
 

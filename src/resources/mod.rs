@@ -386,6 +386,3 @@ pub enum Rule {
     /// the new one is default).
     DeletesAfter(&'static str),
 }
-
-#[cfg(test)]
-mod canonical_tests;

@@ -12,7 +12,8 @@
 
 use super::clock::Timestamp;
 use super::http::{paginated, parse_id, parse_object, ApiError, Check, Field, Page, Presence, Reply};
-use super::store::{Record, Store};
+use super::store::Record;
+use super::Store;
 use super::{App, View};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

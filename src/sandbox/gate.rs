@@ -4,7 +4,7 @@
 use super::clock::Timestamp;
 use super::faults::Injection;
 use super::http::{json_response, ApiError};
-use super::{knowledge_base, lock, App, ConnKill, API_PREFIX};
+use super::{lock, App, ConnKill, API_PREFIX};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -115,7 +115,7 @@ async fn admit(app: &App, req: Request, next: Next) -> Response {
         Ok(()) => {
             let inactive = {
                 let mut store = app.store();
-                knowledge_base::settle(&mut store.knowledge_base, Timestamp::now());
+                store.before_request(Timestamp::now());
                 store.account.status != "active"
             };
             if inactive {

@@ -96,6 +96,11 @@ impl Record for KnowledgeEntry {
             self.embedding_updated_at = Some(self.updated_at);
         }
     }
+
+    /// Website crawls finish when their time has come.
+    fn before_request(entries: &mut [Self], now: Timestamp) {
+        settle(entries, now);
+    }
 }
 
 impl KnowledgeEntry {

@@ -23,7 +23,51 @@ pub mod webhooks;
 
 pub use faults::FaultRule;
 pub use gate::LoggedRequest;
-pub use store::Store;
+
+/// The sandbox's registry of kinds: each line names a kind's field in the account (and in seed files) and
+/// its file's stored record type. It generates the [`Store`], the routes, seed normalisation and the
+/// per-request hook. Adding a kind here: its file, and one line.
+macro_rules! sandbox_kinds {
+    ($($field:ident: $module:ident::$Record:ident;)*) => {
+        /// The whole account. Seed files and `--state` files are this, as JSON; every field may be left out.
+        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Store {
+            pub account: account::Account,
+            pub subscription: account::Subscription,
+            pub channels: Vec<account::Channel>,
+            pub lists: Vec<account::ContactList>,
+            pub segments: Vec<account::ContactList>,
+            $(pub $field: Vec<$module::$Record>,)*
+            /// The next id per kind; ids are never reused, as with an auto-increment column.
+            pub next_ids: std::collections::BTreeMap<String, u64>,
+        }
+
+        impl Store {
+            fn normalize_kinds(&mut self, now: clock::Timestamp) -> Result<(), String> {
+                $(store::normalize_kind(&mut self.$field, &mut self.next_ids, now)?;)*
+                Ok(())
+            }
+
+            /// Every kind's per-request hook ([`store::Record::before_request`]).
+            pub(crate) fn before_request(&mut self, now: clock::Timestamp) {
+                $(<$module::$Record as store::Record>::before_request(&mut self.$field, now);)*
+            }
+        }
+
+        fn kind_routes() -> Router<App> {
+            Router::new()$(.merge($module::routes()))*
+        }
+    };
+}
+
+sandbox_kinds! {
+    agents: agents::Agent;
+    knowledge_base: knowledge_base::KnowledgeEntry;
+    webhooks: webhooks::Webhook;
+    team: team::TeamMember;
+    campaigns: campaigns::Campaign;
+}
 
 use axum::body::Body;
 use axum::Router;
@@ -267,12 +311,7 @@ impl Drop for Sandbox {
 
 /// Every route: the API (behind the gate) and the control endpoints (outside it).
 fn router(app: App) -> Router {
-    let api = Router::new()
-        .merge(agents::routes())
-        .merge(knowledge_base::routes())
-        .merge(webhooks::routes())
-        .merge(team::routes())
-        .merge(campaigns::routes())
+    let api = kind_routes()
         .merge(account::routes())
         .fallback(gate::route_not_found)
         .method_not_allowed_fallback(gate::method_not_allowed)

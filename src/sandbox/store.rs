@@ -1,13 +1,7 @@
 //! The sandbox's in-memory account: every kind's records, loaded from a seed or state file and saved back.
 
-use super::account::{Account, Channel, ContactList, Subscription};
-use super::agents::Agent;
-use super::campaigns::Campaign;
 use super::clock::Timestamp;
-use super::knowledge_base::KnowledgeEntry;
-use super::team::TeamMember;
-use super::webhooks::Webhook;
-use serde::{Deserialize, Serialize};
+use super::Store;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -19,24 +13,13 @@ pub trait Record {
     fn set_id(&mut self, id: u64);
     /// Fills what a seed may leave out (timestamps, generated secrets).
     fn fill_defaults(&mut self, _now: Timestamp) {}
-}
-
-/// The whole account. Seed files and `--state` files are this, as JSON; every field may be left out.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Store {
-    pub account: Account,
-    pub subscription: Subscription,
-    pub channels: Vec<Channel>,
-    pub lists: Vec<ContactList>,
-    pub segments: Vec<ContactList>,
-    pub agents: Vec<Agent>,
-    pub knowledge_base: Vec<KnowledgeEntry>,
-    pub webhooks: Vec<Webhook>,
-    pub team: Vec<TeamMember>,
-    pub campaigns: Vec<Campaign>,
-    /// The next id per kind; ids are never reused, as with an auto-increment column.
-    pub next_ids: BTreeMap<String, u64>,
+    /// Called before every API request with the kind's records, for what happens by itself over time
+    /// (a website crawl finishing). No timer is needed.
+    fn before_request(_records: &mut [Self], _now: Timestamp)
+    where
+        Self: Sized,
+    {
+    }
 }
 
 impl Store {
@@ -79,11 +62,7 @@ impl Store {
         }
         check_unique_ids(self.segments.iter().map(|s| s.id), "segments")?;
         assign_missing(&mut self.segments, self.next_ids.entry("segments".into()).or_insert(1));
-        normalize_kind(&mut self.agents, &mut self.next_ids, now)?;
-        normalize_kind(&mut self.knowledge_base, &mut self.next_ids, now)?;
-        normalize_kind(&mut self.webhooks, &mut self.next_ids, now)?;
-        normalize_kind(&mut self.team, &mut self.next_ids, now)?;
-        normalize_kind(&mut self.campaigns, &mut self.next_ids, now)?;
+        self.normalize_kinds(now)?;
         if self.account.created_at == Timestamp::default() {
             self.account.created_at = now;
         }
@@ -137,7 +116,7 @@ impl<T: Record> HasId for T {
     }
 }
 
-fn normalize_kind<T: Record>(
+pub(super) fn normalize_kind<T: Record>(
     items: &mut [T],
     next_ids: &mut BTreeMap<String, u64>,
     now: Timestamp,

@@ -1,19 +1,20 @@
 //! Canonicalisation: every server default and ordering difference the contract allows compares equal,
-//! so a plan over an account that matches its manifests shows no changes.
+//! so a plan over an account that matches its manifests shows no changes. And export's `from_live`: for
+//! every live object here, the entry a kind builds from it compares equal to it.
 
-use super::agent::{AgentSpec, LiveAgent};
-use super::campaign::{CampaignSpec, LiveCampaign};
-use super::knowledge::{KnowledgeEntrySpec, LiveKnowledgeEntry};
-use super::lookup::{Channel, ContactList};
-use super::team::{LiveTeamMember, TeamMemberSpec};
-use super::webhook::{LiveWebhook, WebhookSpec};
-use super::{Lookups, Managed};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use skyform::resources::agent::{AgentSpec, LiveAgent};
+use skyform::resources::campaign::{CampaignSpec, LiveCampaign};
+use skyform::resources::knowledge::{KnowledgeEntrySpec, LiveKnowledgeEntry};
+use skyform::resources::lookup::{Channel, ContactList};
+use skyform::resources::team::{LiveTeamMember, TeamMemberSpec};
+use skyform::resources::webhook::{LiveWebhook, WebhookSpec};
+use skyform::resources::{Lookups, Managed, Resource};
 
 fn spec<T: for<'de> Deserialize<'de>>(yaml: &str) -> T {
-    let node = crate::manifest::yaml::parse(yaml).unwrap().0.unwrap();
+    let node = skyform::manifest::yaml::parse(yaml).unwrap().0.unwrap();
     T::deserialize(&node).unwrap()
 }
 
@@ -21,8 +22,15 @@ fn live<T: DeserializeOwned>(v: Value) -> T {
     serde_json::from_value(v).unwrap()
 }
 
-fn same<S: Managed>(s: &S, l: &<S::R as super::Resource>::Live, lookups: &Lookups) {
+/// `s` and `l` compare equal; and the entry export builds from `l` does too.
+fn same<S: Managed>(s: &S, l: &<S::R as Resource>::Live, lookups: &Lookups) {
     assert_eq!(s.desired(lookups).unwrap(), S::live_fields(l));
+    from_live_matches::<S>(l, lookups);
+}
+
+fn from_live_matches<S: Managed>(l: &<S::R as Resource>::Live, lookups: &Lookups) {
+    let back = S::from_live(l, lookups).unwrap_or_else(|why| panic!("{why}"));
+    assert_eq!(back.desired(lookups).unwrap(), S::live_fields(l), "from_live of {l:?}");
 }
 
 #[test]

@@ -20,6 +20,8 @@ const KEY: &str = "test-key-0123456789abcdef";
 fn config(api: &Api) -> ApiConfig {
     let mut c = ApiConfig::new(api.sandbox.url(), ApiKey::new(KEY));
     c.retry_base = Duration::from_millis(20);
+    c.timeout = Duration::from_secs(1);
+    c.settle = Duration::from_secs(1);
     c
 }
 

@@ -144,6 +144,19 @@ fn echo(status: u16, raw: &str) -> (u16, Vec<(String, String)>, String) {
     (status, Vec::new(), body.to_string())
 }
 
+/// What a server answers the lease's requests (`/tags`): a created tag, no other tags, deletes done.
+fn lease_answer(method: &str) -> (u16, Vec<(String, String)>, String) {
+    match method {
+        "POST" => (
+            201,
+            Vec::new(),
+            r#"{"success":true,"data":{"id":1,"title":"t","contacts_count":0},"message":"ok"}"#.into(),
+        ),
+        "DELETE" | "PUT" => (204, Vec::new(), String::new()),
+        _ => empty_list(),
+    }
+}
+
 fn empty_list() -> (u16, Vec<(String, String)>, String) {
     (200, Vec::new(), r#"{"success":true,"data":[],"message":"ok"}"#.to_string())
 }
@@ -375,17 +388,15 @@ fn an_echoing_server_never_makes_skyform_print_the_key_or_a_password() {
     let dir = tempdir("echo");
     std::fs::write(dir.join("t.yaml"), TEAM_MANIFEST).unwrap();
     for status in [401, 422, 500] {
-        let server =
-            Evil::start(
-                "127.0.0.1",
-                move |method, _, raw| {
-                    if status == 422 && method == "GET" {
-                        empty_list()
-                    } else {
-                        echo(status, raw)
-                    }
-                },
-            );
+        let server = Evil::start("127.0.0.1", move |method, path, raw| {
+            if status == 422 && path.starts_with("/api/v1/tags") {
+                lease_answer(method)
+            } else if status == 422 && method == "GET" {
+                empty_list()
+            } else {
+                echo(status, raw)
+            }
+        });
         let mut env = api_env(&server.url());
         env.push(("SKYFORM_SECRET_PW", PASSWORD.into()));
         let runs = if status == 422 {
@@ -421,7 +432,9 @@ fn redirects_are_errors_and_the_other_host_receives_nothing() {
     for status in [301, 302, 303, 307, 308] {
         let target = format!("http://{}/api/v1/team?token=abc", other.addr);
         let server = Evil::start("127.0.0.1", move |method, path, _| {
-            if method == "GET" && status != 301 {
+            if path.starts_with("/api/v1/tags") && status != 301 {
+                lease_answer(method)
+            } else if method == "GET" && status != 301 {
                 empty_list()
             } else {
                 let _ = path;

@@ -175,6 +175,15 @@ async fn every_operation_answers_what_the_document_says() {
     let api = Api::seeded(account()).await;
     let a = &api;
 
+    // tags
+    step(a, &mut c, "POST", "/tags", json!({"title": "VIP"}), 201).await;
+    step(a, &mut c, "POST", "/tags", json!({"title": "x".repeat(101)}), 422).await;
+    step(a, &mut c, "GET", "/tags", Value::Null, 200).await;
+    step(a, &mut c, "GET", "/tags/1", Value::Null, 200).await;
+    step(a, &mut c, "PUT", "/tags/1", json!({"title": "Very important"}), 200).await;
+    step(a, &mut c, "PUT", "/tags/1", json!({}), 422).await;
+    step(a, &mut c, "DELETE", "/tags/1", Value::Null, 204).await;
+
     // agents
     step(
         a,

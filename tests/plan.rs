@@ -267,19 +267,39 @@ async fn targets_narrow_reads_and_changes() {
     assert_eq!(out.request_lines(), ["GET /api/v1/webhooks"]);
 }
 
+/// Rotation is an act: `--rotate webhooks/W` plans one `regenerate-secret`, after the webhook's other
+/// changes; an unknown name is an error naming the closest; a new webhook needs none.
 #[tokio::test]
-async fn secret_rotation_follows_the_recorded_token() {
-    let yaml =
-        "webhooks:\n  - name: W\n    url: https://w.test\n    events: [message.sent]\n    rotate_secret: \"2026-12\"\n";
-    let live = json!({"webhooks": [{"name": "W", "url": "https://w.test", "events": ["message.sent"]}]});
-    let with = |token: &str| {
-        let token = token.to_string();
-        move |o: &mut PlanOptions| o.rotation_tokens = Some([("W".to_string(), token)].into_iter().collect())
+async fn secret_rotation_is_an_act_the_plan_shows() {
+    let yaml = "webhooks:\n  - name: W\n    url: https://w.test\n    events: [message.sent]\n  - name: New\n    url: https://n.test\n    events: [message.sent]\n";
+    let live = json!({"webhooks": [{"name": "W", "url": "https://old.test", "events": ["message.sent"]}]});
+    let rotate = |name: &str| {
+        let t = Target::parse(&format!("webhooks/{name}")).unwrap();
+        move |o: &mut PlanOptions| o.rotate.push(t)
     };
-    let out = Scenario::new("rot1").manifest("w.yaml", yaml).live(live.clone()).options(with("2026-11")).plan().await;
-    assert_eq!(out.lines(), ["action webhooks W regenerate-secret"]);
-    let out = Scenario::new("rot2").manifest("w.yaml", yaml).live(live).options(with("2026-12")).plan().await;
-    assert!(out.lines().is_empty());
+    let out = Scenario::new("rot1").manifest("w.yaml", yaml).live(live.clone()).plan().await;
+    assert_eq!(out.lines(), ["update webhooks W", "create webhooks New"], "no rotation unless asked");
+    let out = Scenario::new("rot2").manifest("w.yaml", yaml).live(live.clone()).options(rotate("W")).plan().await;
+    assert_eq!(out.lines(), ["update webhooks W", "create webhooks New", "action webhooks W regenerate-secret"]);
+    let rot = &out.plan().changes[2];
+    assert_eq!(rot.after, [0], "after the webhook's update");
+    assert_eq!(rot.request.as_ref().unwrap().path, "/webhooks/1/regenerate-secret");
+    let out = Scenario::new("rot3").manifest("w.yaml", yaml).live(live.clone()).options(rotate("New")).plan().await;
+    assert_eq!(out.lines(), ["update webhooks W", "create webhooks New"], "a new webhook gets a new secret anyway");
+    let out = Scenario::new("rot4").manifest("w.yaml", yaml).live(live).options(rotate("Ww")).plan().await;
+    let Err(PlanError::Problems(p)) = &out.result else { panic!("expected a problem") };
+    assert!(p.render().contains("--rotate: no webhook named `Ww` in the account"), "{}", p.render());
+    assert!(p.render().contains("did you mean `W`?"), "{}", p.render());
+    // The manifest field of old is refused with a message that says what to do.
+    let old =
+        "webhooks:\n  - name: W\n    url: https://w.test\n    events: [message.sent]\n    rotate_secret: \"2026-12\"\n";
+    let dir = tempdir("rot-old");
+    std::fs::write(dir.join("w.yaml"), old).unwrap();
+    let err = manifest::load(&[dir], &|_| None).unwrap_err().render();
+    assert!(
+        err.contains("`rotate_secret` is no longer a manifest field") && err.contains("skyform rotate webhooks/W"),
+        "{err}"
+    );
 }
 
 /// The acme example against its drifted sandbox account: every change type and a long prompt edit, in all
@@ -341,7 +361,6 @@ fn markdown_stays_under_60000_characters() {
         fingerprint: None,
         request: None,
         after: vec![],
-        rotation_token: None,
     };
     for n in [10, 300, 5000] {
         let mut plan = Plan {
@@ -352,6 +371,7 @@ fn markdown_stays_under_60000_characters() {
             blocked: vec![],
             summary: Default::default(),
             paths: vec![],
+            notes: vec![],
         };
         plan.summarize(96);
         let md = render::markdown::render(&plan);

@@ -14,6 +14,11 @@ pub enum Failure {
     Dropped,
     /// The answer could not be read as the contract says.
     Decode,
+    /// A write whose outcome cannot be known yet: it may still land (its answer was lost, and there was no
+    /// time left to wait until it no longer could). Left for the next run; never sent again blindly.
+    OutcomeUnknown,
+    /// The overall deadline (`--timeout`) passed, or the run was interrupted, before the request could be sent.
+    Stopped,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -44,7 +49,7 @@ impl ApiError {
         match self.failure {
             Failure::Status(s) => s >= 500,
             Failure::Timeout | Failure::Connect | Failure::Dropped => true,
-            Failure::Decode => false,
+            Failure::Decode | Failure::OutcomeUnknown | Failure::Stopped => false,
         }
     }
 
@@ -53,15 +58,19 @@ impl ApiError {
         match self.failure {
             Failure::Status(s) => s >= 500,
             Failure::Timeout | Failure::Dropped => true,
-            Failure::Connect | Failure::Decode => false,
+            Failure::Connect | Failure::Decode | Failure::OutcomeUnknown | Failure::Stopped => false,
         }
     }
 
     pub(crate) fn decode(method: &str, path: &str, message: impl Into<String>) -> Self {
+        ApiError::other(method, path, Failure::Decode, message)
+    }
+
+    pub(crate) fn other(method: &str, path: &str, failure: Failure, message: impl Into<String>) -> Self {
         ApiError {
             method: method.into(),
             path: path.into(),
-            failure: Failure::Decode,
+            failure,
             message: message.into(),
             field_errors: Vec::new(),
             retry_after: None,
@@ -79,6 +88,8 @@ impl ApiError {
             Failure::Connect => write!(out, "could not connect: {}", self.message),
             Failure::Dropped => write!(out, "lost its connection: {}", self.message),
             Failure::Decode => write!(out, "gave an unreadable answer: {}", self.message),
+            Failure::OutcomeUnknown => write!(out, "has an unknown outcome: {}", self.message),
+            Failure::Stopped => write!(out, "was not sent: {}", self.message),
         };
         for (field, messages) in &self.field_errors {
             let _ = write!(out, "\n  {field}: {}", messages.join(" "));

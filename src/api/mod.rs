@@ -28,7 +28,7 @@ mod transport;
 pub use error::{ApiError, Failure};
 pub use pacer::PacerConfig;
 
-use crate::resources::lookup::{Account, Channel, ContactList, KnowledgeStatus, Subscription, WebhookEvent};
+use crate::resources::lookup::{Account, Channel, ContactList, KnowledgeStatus, Subscription, Tag, WebhookEvent};
 use crate::resources::{Resource, Secret};
 use crate::{Error, ErrorKind};
 pub use reqwest::Method;
@@ -91,6 +91,71 @@ pub struct ApiConfig {
     pub max_attempts: u32,
     /// The first backoff step; doubles each retry, with jitter.
     pub retry_base: Duration,
+    /// [assumed] How long after it was sent a request can still land: the API finishes or abandons every
+    /// request within this. A write whose answer was lost is looked for only after it (seconds; at least
+    /// `timeout`).
+    pub settle: Duration,
+    /// The whole run's deadline (`--timeout`): waits for 429s are capped at it, and nothing is sent after it.
+    pub deadline: Option<std::time::Instant>,
+    /// Set on SIGINT/SIGTERM: waits end, nothing new is sent.
+    pub cancel: Cancel,
+}
+
+/// A run's stop signal: set once (SIGINT, SIGTERM, a lease that could not be renewed). Requests not yet
+/// sent are not sent; waits end early.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<CancelState>);
+
+#[derive(Default)]
+struct CancelState {
+    set: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+    reason: std::sync::Mutex<Option<String>>,
+}
+
+impl fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cancel({})", self.is_cancelled())
+    }
+}
+
+impl Cancel {
+    /// Stops the run, saying why (the first reason given is kept).
+    pub fn cancel(&self, reason: impl Into<String>) {
+        let mut r = self.0.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if r.is_none() {
+            *r = Some(reason.into());
+        }
+        self.0.set.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.set.load(Ordering::SeqCst)
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.0.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Completes once cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sleeps for `d`, or less when cancelled; true when the sleep ran its course.
+    pub async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => !self.is_cancelled(),
+            _ = self.cancelled() => false,
+        }
+    }
 }
 
 impl ApiConfig {
@@ -103,6 +168,9 @@ impl ApiConfig {
             timeout: Duration::from_secs(30),
             max_attempts: 5,
             retry_base: Duration::from_millis(250),
+            settle: Duration::from_secs(60),
+            deadline: None,
+            cancel: Cancel::default(),
         }
     }
 
@@ -175,11 +243,12 @@ pub enum ClientEvent {
         path: String,
         wait: Duration,
     },
-    /// A create failed ambiguously; the kind was re-read to look for the object.
+    /// A create failed ambiguously; the kind is re-read to look for the object once it can no longer land.
     CheckingCreate {
         path: String,
         key: String,
         cause: String,
+        wait: Duration,
     },
     /// ... and it had been created: adopted instead of created again.
     Adopted {
@@ -202,9 +271,11 @@ impl fmt::Display for ClientEvent {
             ClientEvent::Throttled { method, path, wait } => {
                 write!(f, "rate limited: {method} {path}: waiting {} s as the API asked", wait.as_secs())
             }
-            ClientEvent::CheckingCreate { path, key, cause } => {
-                write!(f, "create of `{key}` at {path} failed ambiguously ({cause}); re-reading to look for it")
-            }
+            ClientEvent::CheckingCreate { path, key, cause, wait } => write!(
+                f,
+                "create of `{key}` at {path} failed ambiguously ({cause}); looking for it in {:.1} s, once it can no longer land",
+                wait.as_secs_f64()
+            ),
             ClientEvent::Adopted { path, key, id } => {
                 write!(f, "`{key}` had been created at {path} (id {id}); adopting it")
             }
@@ -280,6 +351,10 @@ impl ReadClient {
             parallelism: config.parallelism.max(1),
             max_attempts: config.max_attempts.max(1),
             retry_base: config.retry_base,
+            settle: config.settle.max(config.timeout),
+            request_timeout: config.timeout,
+            deadline: config.deadline,
+            cancel: config.cancel,
             stats: Stats::default(),
             events,
         };
@@ -293,6 +368,21 @@ impl ReadClient {
             retries: s.retries.load(Ordering::Relaxed),
             throttled: s.throttled.load(Ordering::Relaxed),
         }
+    }
+
+    /// The run's stop signal.
+    pub fn cancel(&self) -> Cancel {
+        self.t.cancel.clone()
+    }
+
+    /// The per-request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.t.request_timeout
+    }
+
+    /// How long after it was sent a request can still land ([assumed], `--settle`).
+    pub fn settle(&self) -> Duration {
+        self.t.settle
     }
 
     /// Requests this client keeps in flight at once.
@@ -339,6 +429,11 @@ impl ReadClient {
 
     pub async fn segments(&self) -> Result<Vec<ContactList>, ApiError> {
         self.list_of("/contacts/segments").await
+    }
+
+    /// Every contact tag (`GET /tags`, [doc] unpaginated).
+    pub async fn tags(&self) -> Result<Vec<Tag>, ApiError> {
+        self.list_of("/tags").await
     }
 
     pub async fn webhook_events(&self) -> Result<Vec<WebhookEvent>, ApiError> {
@@ -404,14 +499,17 @@ impl WriteClient {
     }
 
     /// Creates an object whose natural key is `key`. A POST that failed ambiguously (timeout, dropped
-    /// connection, 5xx) is never repeated blindly: the kind is re-read, and an object with that key is adopted
-    /// as the result (the plan guarantees none existed before). Only when it is absent is the POST sent again.
+    /// connection, 5xx) is never repeated blindly: once it can no longer land (`settle` after it was sent),
+    /// the kind is re-read, and an object with that key is adopted as the result (the plan guarantees none
+    /// existed before). Only when it is absent is the POST sent again. When the run cannot wait that long
+    /// (its deadline, an interrupt), the outcome is unknown: reported, never sent again.
     pub async fn create<R: Resource>(&self, key: &str, body: &impl Serialize) -> Result<Created<R::Live>, ApiError> {
         let body = serde_json::to_value(body).map_err(|e| ApiError::decode("POST", R::PATH, e.to_string()))?;
         let max = self.t().max_attempts;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let sent = std::time::Instant::now();
             let err = match self.t().call(Method::POST, R::PATH, &[], Some(&body), Retry::Never).await {
                 Ok(answer) => {
                     let mut data = answer.data;
@@ -421,9 +519,31 @@ impl WriteClient {
                 Err(e) if e.is_ambiguous() => e,
                 Err(e) => return Err(e),
             };
-            self.emit(ClientEvent::CheckingCreate { path: R::PATH.into(), key: key.into(), cause: err.to_string() });
-            // Give a slow server the time to finish what it may still be doing before looking.
-            tokio::time::sleep(self.t().backoff(attempt)).await;
+            // The request may still land: look only once it no longer can.
+            let wait = (sent + self.t().settle).saturating_duration_since(std::time::Instant::now());
+            self.emit(ClientEvent::CheckingCreate {
+                path: R::PATH.into(),
+                key: key.into(),
+                cause: err.to_string(),
+                wait,
+            });
+            let unknown = |why: &str| {
+                ApiError::other(
+                    "POST",
+                    R::PATH,
+                    Failure::OutcomeUnknown,
+                    format!(
+                        "the create of `{key}` failed ambiguously ({}) and may still land; {why}, so it was not looked for or sent again: the next run finds it or creates it",
+                        err.message
+                    ),
+                )
+            };
+            if wait > self.t().time_left() {
+                return Err(unknown("the run's deadline (--timeout) comes first"));
+            }
+            if !self.t().cancel.sleep(wait).await {
+                return Err(unknown("the run was interrupted"));
+            }
             let want = R::match_key(key);
             let found: Vec<R::Live> =
                 self.list::<R>().await?.into_iter().filter(|l| R::match_key(&R::live_key(l)) == want).collect();
@@ -478,6 +598,12 @@ impl WriteClient {
     /// answered 404 after a retry is done: the earlier try did it.
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
         Ok(self.t().call(method, path, &[], body, Retry::Idempotent).await?.data)
+    }
+
+    /// [`WriteClient::send`], even after the run was interrupted or passed its deadline: for giving the lease
+    /// back and keeping it renewed, which must happen however the run ends.
+    pub async fn send_always(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+        Ok(self.t().call_with(method, path, &[], body, Retry::Idempotent, false).await?.data)
     }
 
     /// A secret in an answer (`regenerate-secret`), taken out of it so it is held only as a [`Secret`].

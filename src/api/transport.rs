@@ -8,16 +8,13 @@
 
 use super::error::{ApiError, Failure};
 use super::pacer::{Pacer, RateHeaders};
-use super::{ApiKey, ClientEvent, EventSink, Stats};
+use super::{ApiKey, Cancel, ClientEvent, EventSink, Stats};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
-
-/// How many 429s one request waits out before giving up.
-const MAX_THROTTLED: u32 = 10;
 
 pub(crate) struct Transport {
     pub http: reqwest::Client,
@@ -28,6 +25,11 @@ pub(crate) struct Transport {
     pub parallelism: usize,
     pub max_attempts: u32,
     pub retry_base: Duration,
+    /// How long after it was sent a request can still land ([assumed]).
+    pub settle: Duration,
+    pub request_timeout: Duration,
+    pub deadline: Option<Instant>,
+    pub cancel: Cancel,
     pub stats: Stats,
     pub events: Option<EventSink>,
 }
@@ -157,8 +159,27 @@ impl Transport {
         Ok(Answer { data, meta })
     }
 
-    /// A request with retries: 429s waited out (they were not executed), transient failures retried for
-    /// idempotent requests with exponential backoff and jitter, at most `max_attempts` tries.
+    /// Why nothing more may be sent, if so: the run was interrupted, or its deadline passed.
+    pub fn stopped(&self, method: &Method, path: &str) -> Option<ApiError> {
+        let why = if self.cancel.is_cancelled() {
+            self.cancel.reason().unwrap_or_else(|| "the run was interrupted".into())
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            "the run's deadline (--timeout) passed".into()
+        } else {
+            return None;
+        };
+        Some(ApiError::other(method.as_str(), path, Failure::Stopped, why))
+    }
+
+    /// Time left before the deadline (a day when there is none).
+    pub fn time_left(&self) -> Duration {
+        self.deadline.map_or(Duration::from_secs(86_400), |d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// A request with retries: 429s are backpressure, waited out (they were not executed) for as long as the
+    /// run's deadline allows, each wait capped at it; transient failures of idempotent requests retried with
+    /// exponential backoff and jitter, at most `max_attempts` tries. Nothing is sent once the run is
+    /// interrupted or past its deadline.
     pub async fn call(
         &self,
         method: Method,
@@ -167,21 +188,42 @@ impl Transport {
         body: Option<&Value>,
         retry: Retry,
     ) -> Result<Answer, ApiError> {
+        self.call_with(method, path, query, body, retry, true).await
+    }
+
+    /// [`Transport::call`]; `stoppable` false sends even after an interrupt (releasing the lease must).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        retry: Retry,
+        stoppable: bool,
+    ) -> Result<Answer, ApiError> {
         let mut attempt = 0;
-        let mut throttled = 0;
         loop {
+            if let Some(e) = self.stopped(&method, path).filter(|_| stoppable) {
+                return Err(e);
+            }
             attempt += 1;
             let err = match self.exchange(&method, path, query, body).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
-            if err.status() == Some(429) && throttled < MAX_THROTTLED {
-                throttled += 1;
+            if err.status() == Some(429) {
                 attempt -= 1;
-                let wait = Duration::from_secs(err.retry_after.unwrap_or(1));
+                let asked = Duration::from_secs(err.retry_after.unwrap_or(1));
+                let wait = asked.min(self.time_left());
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                if wait.is_zero() {
+                    let mut e = err;
+                    e.message = format!("{} (still rate limited at the run's deadline, --timeout)", e.message);
+                    return Err(e);
+                }
                 self.pacer.pause(wait, Instant::now());
                 self.emit(ClientEvent::Throttled { method: method.to_string(), path: path.to_string(), wait });
+                self.cancel.sleep(wait).await;
                 continue;
             }
             if method == Method::DELETE && err.status() == Some(404) && attempt > 1 {
@@ -199,7 +241,7 @@ impl Transport {
                     cause: err.to_string(),
                     wait,
                 });
-                tokio::time::sleep(wait).await;
+                self.cancel.sleep(wait.min(self.time_left())).await;
                 continue;
             }
             return Err(err);

@@ -2,14 +2,15 @@
 //! where the plan's `after` edges allow; keep secrets; tell the truth about partial failures; then re-read
 //! what changed and prove convergence. The engine never reads manifests: the plan carries every request.
 
+pub mod lease;
 pub mod secrets;
 
-use crate::api::{ApiError, WriteClient};
+use crate::api::{ApiError, Failure, WriteClient};
 use crate::plan::live::{list_keys, read_one};
 use crate::plan::{Change, Method, Op, Plan, FORMAT_VERSION};
 use crate::resources::{Kind, Managed, Resource, Secret};
 use crate::{Error, ErrorKind};
-use secrets::SecretsFile;
+use secrets::{SecretSink, SecretsCommand, SecretsFile};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -22,6 +23,24 @@ pub struct ApplyOptions {
     pub keep_going: bool,
     /// Where webhook secrets are written (mode 0600).
     pub secrets_out: Option<PathBuf>,
+    /// A command each secret is piped to (`sh -c CMD`, the secret on stdin).
+    pub secrets_cmd: Option<String>,
+}
+
+impl ApplyOptions {
+    /// The sink secrets go to, if one was given (checked before any request).
+    pub fn sink(&self) -> Result<Option<SecretSink>, Error> {
+        Ok(match (&self.secrets_out, &self.secrets_cmd) {
+            (Some(_), Some(_)) => {
+                return Err(Error::new(ErrorKind::Usage, "give either --secrets-out or --secrets-cmd, not both"))
+            }
+            (Some(path), None) => Some(SecretSink::File(SecretsFile::open(path)?)),
+            (None, Some(cmd)) => {
+                Some(SecretSink::Command(SecretsCommand { command: cmd.clone(), timeout: Duration::from_secs(60) }))
+            }
+            (None, None) => None,
+        })
+    }
 }
 
 /// Why a change failed: the API's structured answer, or what stopped it before a request.
@@ -36,7 +55,11 @@ pub enum ChangeError {
 #[derive(Debug, Clone)]
 pub enum Status {
     Done,
+    /// Its target state already held (a DELETE answered 404, an action already in effect): done, and said so.
+    AlreadyDone(String),
     Failed(ChangeError),
+    /// Sent, and its outcome cannot be known yet (it may still land): left for the next run.
+    Unknown(String),
     /// Never started: an earlier failure stopped the apply.
     NotStarted,
     /// Not started because a change it depends on failed (`--keep-going`).
@@ -46,8 +69,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn is_done(&self) -> bool {
-        matches!(self, Status::Done)
+    pub fn is_done(&self) -> bool {
+        matches!(self, Status::Done | Status::AlreadyDone(_))
     }
 }
 
@@ -60,6 +83,10 @@ pub struct ApplyReport {
     pub elapsed: Duration,
     /// Fields or steps that did not converge, or could not be verified (empty when converged).
     pub not_converged: Vec<String>,
+    /// Why the apply stopped early, when it was interrupted (SIGINT/SIGTERM, a lease it could not renew).
+    pub interrupted: Option<String>,
+    /// What happened after the changes (secrets folded, lease given back) that a person should know.
+    pub notes: Vec<String>,
 }
 
 impl ApplyReport {
@@ -72,6 +99,26 @@ impl ApplyReport {
         self.outcomes.iter().all(|(_, s)| s.is_done()) && self.not_converged.is_empty()
     }
 
+    /// Some write may still land: the next run must wait for it.
+    pub fn has_unknown(&self) -> bool {
+        self.outcomes.iter().any(|(_, s)| matches!(s, Status::Unknown(_)))
+    }
+
+    /// The exit code: 130 interrupted; 1 when something failed, is unknown or did not converge; 3 when the
+    /// rest is done but the plan had refused changes; 0.
+    pub fn exit_code(&self) -> i32 {
+        let failed = self.outcomes.iter().any(|(_, s)| !matches!(s, s if s.is_done() || matches!(s, Status::Refused)));
+        if self.interrupted.is_some() {
+            ErrorKind::Interrupted.exit_code()
+        } else if failed || !self.not_converged.is_empty() {
+            1
+        } else if self.outcomes.iter().any(|(_, s)| matches!(s, Status::Refused)) {
+            ErrorKind::Blocked.exit_code()
+        } else {
+            0
+        }
+    }
+
     /// The closing summary: every change that did not simply succeed, then the counts, then what
     /// verification found. Convergence is claimed only for what was done.
     pub fn render(&self) -> String {
@@ -79,7 +126,12 @@ impl ApplyReport {
         for (c, s) in &self.outcomes {
             let line = match s {
                 Status::Done => continue,
+                Status::AlreadyDone(why) => format!("  already:     {} ({why})\n", crate::render::headline(c)),
                 Status::Failed(e) => format!("  failed:      {}\n      {e}\n", crate::render::headline(c)),
+                Status::Unknown(why) => format!(
+                    "  unknown:     {} (sent; it may still land: the next run waits for it, then finds it)\n      {why}\n",
+                    crate::render::headline(c)
+                ),
                 Status::NotStarted => format!("  not started: {}\n", crate::render::headline(c)),
                 Status::Skipped(why) => format!("  skipped:     {} ({why})\n", crate::render::headline(c)),
                 Status::Refused => format!(
@@ -92,10 +144,22 @@ impl ApplyReport {
             };
             out.push_str(&line);
         }
+        if let Some(why) = &self.interrupted {
+            out.push_str(&format!("Interrupted: {why}.\n"));
+        }
+        for n in &self.notes {
+            out.push_str(&format!("Note: {n}\n"));
+        }
         let done = self.count(Status::is_done);
+        let unknown = self.count(|s| matches!(s, Status::Unknown(_)));
         out.push_str(&format!(
-            "Apply: {done} done, {} failed, {} not started, {} refused; {} API requests, {} rate-limited (429), {:.1} s.\n",
+            "Apply: {done} done{}, {} failed, {}{} not started, {} refused; {} API requests, {} rate-limited (429), {:.1} s.\n",
+            match self.count(|s| matches!(s, Status::AlreadyDone(_))) {
+                0 => String::new(),
+                n => format!(" ({n} already so)"),
+            },
             self.count(|s| matches!(s, Status::Failed(_))),
+            if unknown > 0 { format!("{unknown} outcome unknown, ") } else { String::new() },
             self.count(|s| matches!(s, Status::NotStarted | Status::Skipped(_))),
             self.count(|s| matches!(s, Status::Refused)),
             self.requests,
@@ -132,12 +196,12 @@ pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Result<(), Error> {
             .with_hint("re-plan with --allow-deletes KIND if those deletes are intended"));
     }
     let needs_secret = plan.changes.iter().any(|c| c.op != Op::Refused && captures_secret(c));
-    if needs_secret && opts.secrets_out.is_none() {
+    if needs_secret && opts.secrets_out.is_none() && opts.secrets_cmd.is_none() {
         return Err(Error::new(
             ErrorKind::Refused,
-            "this plan creates or rotates a webhook secret, which the API shows only once, and no --secrets-out file was given",
+            "this plan creates or rotates a webhook secret, which the API shows only once, and no secrets sink was given",
         )
-        .with_hint("pass --secrets-out FILE (written with mode 0600); nothing was changed"));
+        .with_hint("pass --secrets-out FILE (mode 0600) or --secrets-cmd CMD (the secret on its stdin); nothing was changed"));
     }
     Ok(())
 }
@@ -250,7 +314,7 @@ struct Ctx {
     client: WriteClient,
     /// Ids created during this apply, by the index of the change that created them.
     created: Mutex<HashMap<usize, u64>>,
-    secrets_file: Option<Mutex<SecretsFile>>,
+    sink: Option<SecretSink>,
     secrets: BTreeMap<String, Secret>,
 }
 
@@ -306,8 +370,14 @@ fn reqwest_method(m: Method) -> reqwest::Method {
     }
 }
 
+/// How a change ended well.
+enum Ended {
+    Done,
+    Already(String),
+}
+
 /// Sends one change's request.
-async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<(), ChangeError> {
+async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<Ended, ChangeError> {
     let req = c.request.as_ref().ok_or_else(|| ChangeError::Other("the plan has no request for it".into()))?;
     let path = resolve_path(&req.path, ctx)?;
     let body = req.body.as_ref().map(|b| resolve_body(b, ctx)).transpose()?;
@@ -324,25 +394,27 @@ async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<(), ChangeError> 
         let (id, secret) = with_kind!(c.kind, S => create::<S>(&ctx.client, &c.key, &body).await)?;
         ctx.created.lock().unwrap_or_else(|p| p.into_inner()).insert(i, id);
         if let Some(secret) = secret {
-            record_secret(ctx, c, id, &secret)?;
+            deliver(ctx, c, id, &secret).await?;
         }
-        return Ok(());
+        return Ok(Ended::Done);
     }
+    let id = c.id.or_else(|| c.after.iter().find_map(|n| ctx.created(*n)));
     match ctx.client.send(reqwest_method(req.method), &path, body.as_ref()).await {
         Ok(mut data) => {
             if let Some(secret) = WriteClient::take_secret(&mut data) {
-                let id = c.id.or_else(|| c.after.iter().find_map(|n| ctx.created(*n))).unwrap_or_default();
-                record_secret(ctx, c, id, &secret)?;
+                deliver(ctx, c, id.unwrap_or_default(), &secret).await?;
             }
-            Ok(())
+            Ok(Ended::Done)
         }
-        // Repeating an action whose target state holds is refused by the API; the change is done.
+        Err(e) if c.op == Op::Delete && e.status() == Some(404) => Ok(Ended::Already("it was already gone".into())),
+        // An action whose target state holds is refused by the API when repeated; the change is done.
         Err(e) if c.op == Op::Action && e.status() == Some(422) => {
-            let id = c.id.or_else(|| c.after.iter().find_map(|n| ctx.created(*n)));
             let action = c.action.as_deref().unwrap_or_default();
             match id {
                 Some(id) => match read_one(c.kind, id, &ctx.client, &[action]).await? {
-                    Some(v) if v.holds.first().and_then(|(_, h)| *h) == Some(true) => Ok(()),
+                    Some(v) if v.holds.first().and_then(|(_, h)| *h) == Some(true) => {
+                        Ok(Ended::Already(format!("`{action}` was already in effect")))
+                    }
                     _ => Err(e.into()),
                 },
                 None => Err(e.into()),
@@ -352,42 +424,55 @@ async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<(), ChangeError> 
     }
 }
 
-fn record_secret(ctx: &Ctx, c: &Change, id: u64, secret: &Secret) -> Result<(), ChangeError> {
-    match &ctx.secrets_file {
-        Some(file) => file
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(&c.key, id, secret, c.rotation_token.as_deref())
-            .map_err(|e| ChangeError::Other(e.message)),
-        None => Err(ChangeError::Other("a secret was returned but there is no --secrets-out file to keep it".into())),
-    }
+/// Hands a captured secret to the sink; a secret that cannot be delivered fails the change, loudly.
+async fn deliver(ctx: &Ctx, c: &Change, id: u64, secret: &Secret) -> Result<(), ChangeError> {
+    let Some(sink) = &ctx.sink else {
+        return Err(ChangeError::Other(format!(
+            "a secret was returned but no secrets sink was given: run `skyform rotate {}/{}` with --secrets-out or --secrets-cmd",
+            c.kind.as_str(),
+            c.key
+        )));
+    };
+    sink.deliver(c.kind.singular(), &c.key, id, secret).await.map_err(|why| {
+        ChangeError::Other(format!(
+            "the secret was not delivered ({why}); once the sink works, run `skyform rotate {}/{}`",
+            c.kind.as_str(),
+            c.key
+        ))
+    })
 }
 
 /// Executes the plan's changes in order, independent ones concurrently (the client's pacer and
-/// parallelism bound them), then verifies.
+/// parallelism bound them), then verifies. On an interrupt (the client's [`crate::api::Cancel`]) nothing new
+/// starts; changes in flight get the request timeout (plus a little) to finish, after which their outcome is
+/// unknown. The report is returned in every case: every exit after the first write has its summary.
 pub async fn execute_plan(
     plan: &Plan,
     client: &WriteClient,
     secrets: BTreeMap<String, Secret>,
+    sink: Option<SecretSink>,
     opts: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ApplyReport, Error> {
     let started = Instant::now();
     let before = client.stats();
-    let secrets_file = match &opts.secrets_out {
-        Some(p) => Some(Mutex::new(SecretsFile::open(p)?)),
-        None => None,
-    };
-    let ctx = Arc::new(Ctx { client: client.clone(), created: Mutex::new(HashMap::new()), secrets_file, secrets });
+    let cancel = client.cancel();
+    let ctx = Arc::new(Ctx { client: client.clone(), created: Mutex::new(HashMap::new()), sink, secrets });
     let changes = plan.changes.clone();
     let total = changes.iter().filter(|c| c.op != Op::Refused).count();
     let mut status: Vec<Option<Status>> =
         changes.iter().map(|c| (c.op == Op::Refused).then_some(Status::Refused)).collect();
-    let mut running = tokio::task::JoinSet::new();
+    let mut running: tokio::task::JoinSet<(usize, Result<Ended, ChangeError>, f64)> = tokio::task::JoinSet::new();
+    let mut in_flight: HashSet<usize> = HashSet::new();
     let mut stop = false;
     let mut finished = 0;
+    // Once interrupted: how long changes in flight may still take.
+    let mut drain_until: Option<Instant> = None;
     loop {
-        if !stop {
+        if cancel.is_cancelled() && drain_until.is_none() {
+            drain_until = Some(Instant::now() + client.request_timeout() + Duration::from_secs(2));
+        }
+        if !stop && drain_until.is_none() {
             for i in 0..changes.len() {
                 // Start no more than the client runs at once, so "started" means sent: after a failure,
                 // nothing queued behind it goes out.
@@ -398,15 +483,21 @@ pub async fn execute_plan(
                     continue;
                 }
                 let deps = &changes[i].after;
-                let failed_dep =
-                    deps.iter().find(|&&j| matches!(status[j], Some(Status::Failed(_) | Status::Skipped(_))));
+                let failed_dep = deps
+                    .iter()
+                    .find(|&&j| matches!(status[j], Some(Status::Failed(_) | Status::Skipped(_) | Status::Unknown(_))));
                 if let Some(&j) = failed_dep {
                     status[i] = Some(Status::Skipped(format!("depends on {}", crate::render::headline(&changes[j]))));
                     continue;
                 }
                 // Refused same-object changes do not block: they were never going to happen.
-                if deps.iter().all(|&j| matches!(status[j], Some(Status::Done | Status::Refused))) {
-                    status[i] = Some(Status::NotStarted); // placeholder: running
+                let ready = deps.iter().all(|&j| {
+                    !in_flight.contains(&j)
+                        && matches!(status[j], Some(Status::Done | Status::AlreadyDone(_) | Status::Refused))
+                });
+                if ready {
+                    status[i] = Some(Status::NotStarted);
+                    in_flight.insert(i);
                     let (c, ctx) = (changes[i].clone(), ctx.clone());
                     running.spawn(async move {
                         let t = Instant::now();
@@ -416,10 +507,37 @@ pub async fn execute_plan(
                 }
             }
         }
-        let Some(joined) = running.join_next().await else { break };
+        if running.is_empty() {
+            break;
+        }
+        let joined = match drain_until {
+            None => tokio::select! {
+                j = running.join_next() => j,
+                _ = cancel.cancelled() => continue,
+            },
+            Some(until) => match tokio::time::timeout_at(until.into(), running.join_next()).await {
+                Ok(j) => j,
+                Err(_) => {
+                    // Still in flight at the bound: sent, outcome unknown.
+                    running.abort_all();
+                    for i in in_flight.drain() {
+                        status[i] = Some(Status::Unknown(format!(
+                            "still in flight {} s after the interrupt",
+                            client.request_timeout().as_secs() + 2
+                        )));
+                    }
+                    break;
+                }
+            },
+        };
+        let Some(joined) = joined else { break };
         let (i, result, secs) = joined.map_err(|e| Error::new(ErrorKind::Api, format!("a change task failed: {e}")))?;
+        in_flight.remove(&i);
         let s = match result {
-            Ok(()) => Status::Done,
+            Ok(Ended::Done) => Status::Done,
+            Ok(Ended::Already(why)) => Status::AlreadyDone(why),
+            Err(ChangeError::Api(e)) if e.failure == Failure::OutcomeUnknown => Status::Unknown(e.message),
+            Err(ChangeError::Api(e)) if e.failure == Failure::Stopped => Status::NotStarted,
             Err(e) => {
                 if !opts.keep_going {
                     stop = true;
@@ -434,7 +552,19 @@ pub async fn execute_plan(
     let outcomes: Vec<(Change, Status)> =
         changes.iter().zip(status).map(|(c, s)| (c.clone(), s.unwrap_or(Status::NotStarted))).collect();
     let created = ctx.created.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let not_converged = verify(&outcomes, &created, client).await;
+    let mut notes = Vec::new();
+    if let Some(sink) = &ctx.sink {
+        if let Err(e) = sink.finish().await {
+            notes.push(format!("the secrets were recorded, but folding them into the file failed: {}", e.message));
+        }
+    }
+    // After an interrupt nothing new is sent, verification reads included.
+    let not_converged = if cancel.is_cancelled() {
+        notes.push("the changes done were not verified: the apply was interrupted; the next plan shows where the account stands".into());
+        Vec::new()
+    } else {
+        verify(&outcomes, &created, client).await
+    };
     let after = client.stats();
     Ok(ApplyReport {
         outcomes,
@@ -442,6 +572,8 @@ pub async fn execute_plan(
         throttled: after.throttled - before.throttled,
         elapsed: started.elapsed(),
         not_converged,
+        interrupted: cancel.reason().filter(|_| cancel.is_cancelled()),
+        notes,
     })
 }
 

@@ -1,76 +1,203 @@
-//! The secrets file (`--secrets-out`): webhook signing secrets captured when the API shows them (create and
-//! rotation), merged by webhook name, written with mode 0600. Also records each webhook's `rotate_secret`
-//! token, which is how a later plan knows whether the token changed.
+//! Where captured secrets go: a sink a pipeline can keep. The API shows a webhook's signing secret only in
+//! the answer of its create or rotation ([doc] §3 Webhooks), so each one is delivered at once, durably,
+//! before the apply goes on.
+//!
+//! - [`SecretsFile`] (`--secrets-out FILE`): a JSON file, mode 0600, `{"webhooks": {NAME: {"id", "secret",
+//!   "captured_at"}}}`. Each secret is appended, under an exclusive lock, to `FILE.journal` and flushed to
+//!   disk: O(1) and durable per secret, and safe with several applies sharing the file. The journal is
+//!   folded into the file (merged by name, under the lock, written to a unique temporary file and renamed)
+//!   when the apply ends, and when the next one starts if a run died before it could.
+//! - [`SecretsCommand`] (`--secrets-cmd CMD`): runs `sh -c CMD` per secret with the secret on stdin and
+//!   the object's name and id in `SKYFORM_WEBHOOK_NAME` / `SKYFORM_WEBHOOK_ID` (never on the command line,
+//!   where `ps` and CI logs would show it). A failing command fails the change.
 
 use crate::resources::Secret;
 use crate::{Error, ErrorKind};
 use serde_json::{json, Map, Value};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub struct SecretsFile {
-    path: PathBuf,
-    webhooks: Map<String, Value>,
+/// Where secrets are delivered.
+#[derive(Debug)]
+pub enum SecretSink {
+    File(SecretsFile),
+    Command(SecretsCommand),
 }
 
-impl std::fmt::Debug for SecretsFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretsFile({}, {} webhooks)", self.path.display(), self.webhooks.len())
+impl SecretSink {
+    /// Delivers one secret of the object `name` (kind `kind`, singular, e.g. `webhook`); the error says why
+    /// not (never the secret).
+    pub async fn deliver(&self, kind: &str, name: &str, id: u64, secret: &Secret) -> Result<(), String> {
+        match self {
+            SecretSink::File(f) => {
+                let (f, name, secret) = (f.clone(), name.to_string(), secret.clone());
+                tokio::task::spawn_blocking(move || f.record(&name, id, &secret))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.message)
+            }
+            SecretSink::Command(c) => c.run(kind, name, id, secret).await,
+        }
     }
+
+    /// Folds what this run recorded into the secrets file (nothing to do for a command).
+    pub async fn finish(&self) -> Result<(), Error> {
+        match self {
+            SecretSink::File(f) => {
+                let f = f.clone();
+                tokio::task::spawn_blocking(move || f.compact())
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?
+            }
+            SecretSink::Command(_) => Ok(()),
+        }
+    }
+}
+
+/// The secrets file (see the module's documentation).
+#[derive(Debug, Clone)]
+pub struct SecretsFile {
+    path: PathBuf,
 }
 
 impl SecretsFile {
-    /// Opens (or prepares to create) the file; an unreadable or foreign file is an error before any call.
+    /// Checks the file (an unreadable or foreign file is an error before any request) and folds a journal a
+    /// dead run left.
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let webhooks = if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::new(ErrorKind::Io, format!("cannot read the secrets file {}: {e}", path.display()))
-            })?;
-            let v: Value = serde_json::from_str(&text).map_err(|e| {
-                Error::new(ErrorKind::Input, format!("{} is not a skyform secrets file: {e}", path.display()))
-                    .with_hint("point --secrets-out at a new file, or at one skyform wrote")
-            })?;
-            v.get("webhooks").and_then(Value::as_object).cloned().unwrap_or_default()
-        } else {
-            Map::new()
-        };
-        Ok(SecretsFile { path: path.to_path_buf(), webhooks })
+        let f = SecretsFile { path: path.to_path_buf() };
+        f.compact()?;
+        Ok(f)
     }
 
-    /// Records a webhook's secret (and the rotation token it answers) and writes the file at once, so a
-    /// failure later in the apply cannot lose it.
-    pub fn record(&mut self, webhook: &str, id: u64, secret: &Secret, token: Option<&str>) -> Result<(), Error> {
+    fn journal(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".journal");
+        p.into()
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        p.into()
+    }
+
+    fn io(&self, what: &str, e: std::io::Error) -> Error {
+        Error::new(ErrorKind::Io, format!("cannot {what} the secrets file {}: {e}", self.path.display()))
+    }
+
+    /// An exclusive lock over the file and its journal, held while the guard lives.
+    fn lock(&self) -> Result<std::fs::File, Error> {
+        let f = private_options(false).open(self.lock_path()).map_err(|e| self.io("lock", e))?;
+        f.lock().map_err(|e| self.io("lock", e))?;
+        Ok(f)
+    }
+
+    /// Appends one secret to the journal and flushes it to disk.
+    pub fn record(&self, webhook: &str, id: u64, secret: &Secret) -> Result<(), Error> {
         let now =
             time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        self.webhooks.insert(
-            webhook.to_string(),
-            json!({"id": id, "secret": secret.expose(), "rotate_secret": token, "captured_at": now}),
-        );
-        self.write()
+        let line = json!({"webhook": webhook, "id": id, "secret": secret.expose(), "captured_at": now}).to_string();
+        let _guard = self.lock()?;
+        let mut f = private_options(true).open(self.journal()).map_err(|e| self.io("write", e))?;
+        f.write_all(format!("{line}\n").as_bytes()).map_err(|e| self.io("write", e))?;
+        f.sync_all().map_err(|e| self.io("write", e))
     }
 
-    fn write(&self) -> Result<(), Error> {
-        let text = serde_json::to_string_pretty(&json!({"webhooks": self.webhooks})).expect("JSON serialises");
-        let tmp = self.path.with_extension("tmp");
-        let fail = |e: std::io::Error| {
-            Error::new(ErrorKind::Io, format!("cannot write the secrets file {}: {e}", self.path.display()))
+    /// Merges the journal into the file, under the lock; the file is replaced atomically.
+    pub fn compact(&self) -> Result<(), Error> {
+        let _guard = self.lock()?;
+        let mut webhooks = self.read_file()?;
+        let journal = match std::fs::read_to_string(self.journal()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(self.io("read", e)),
         };
-        write_private(&tmp, text.as_bytes()).map_err(fail)?;
-        std::fs::rename(&tmp, &self.path).map_err(fail)
+        for line in journal.lines().filter(|l| !l.trim().is_empty()) {
+            // A line cut short by a crash is the only kind of damage an append can do: skip it.
+            let Ok(Value::Object(mut rec)) = serde_json::from_str::<Value>(line) else { continue };
+            let Some(Value::String(name)) = rec.remove("webhook") else { continue };
+            webhooks.insert(name, Value::Object(rec));
+        }
+        let text = serde_json::to_string_pretty(&json!({ "webhooks": webhooks })).expect("JSON serialises");
+        let tmp = self.path.with_extension(format!("tmp.{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = private_options(false).create_new(true).open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|e| self.io("write", e))?;
+        std::fs::remove_file(self.journal()).map_err(|e| self.io("write", e))
+    }
+
+    fn read_file(&self) -> Result<Map<String, Value>, Error> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+            Err(e) => return Err(self.io("read", e)),
+        };
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::new(ErrorKind::Input, format!("{} is not a skyform secrets file: {e}", self.path.display()))
+                .with_hint("point --secrets-out at a new file, or at one skyform wrote")
+        })?;
+        Ok(v.get("webhooks").and_then(Value::as_object).cloned().unwrap_or_default())
     }
 }
 
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(bytes)?;
-    f.sync_all()
+/// Files that hold secrets: created 0600, appended to or written whole.
+fn private_options(append: bool) -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
 }
 
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+/// `--secrets-cmd`: a command that receives each secret on stdin.
+#[derive(Debug, Clone)]
+pub struct SecretsCommand {
+    pub command: String,
+    /// How long one delivery may take.
+    pub timeout: Duration,
+}
+
+impl SecretsCommand {
+    async fn run(&self, kind: &str, name: &str, id: u64, secret: &Secret) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt;
+        let var = kind.to_uppercase().replace(' ', "_");
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .env(format!("SKYFORM_{var}_NAME"), name)
+            .env(format!("SKYFORM_{var}_ID"), id.to_string())
+            .env("SKYFORM_KIND", kind)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("--secrets-cmd could not start: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(secret.expose().as_bytes()).await.map_err(|e| format!("--secrets-cmd stdin: {e}"))?;
+        }
+        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| format!("--secrets-cmd did not finish within {} s", self.timeout.as_secs()))?
+            .map_err(|e| format!("--secrets-cmd: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let said = crate::redact::untrusted(String::from_utf8_lossy(&out.stderr).trim(), 300);
+        Err(format!("--secrets-cmd failed ({}): {said}", out.status))
+    }
 }

@@ -1,13 +1,16 @@
-//! `skyform apply`: plan, confirm, execute, verify.
+//! `skyform apply`: take the lease, plan, confirm, execute, verify; and the terminal side shared with
+//! `skyform rotate` (showing the plan, asking, progress, the summary).
 
 use super::Global;
+use skyform::apply::lease::LockTag;
 use skyform::apply::{ApplyOptions, Progress, Status};
-use skyform::ops::apply::{run as apply, ApplyRequest};
+use skyform::ops::apply::{run as apply, Applied, ApplyRequest, Ui};
 use skyform::render::{render, symbol, Format};
 use skyform::vars::process_env;
 use skyform::{Error, ErrorKind, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,15 +23,36 @@ pub struct Args {
     /// After a failure, go on with the changes that do not depend on it.
     #[arg(long)]
     keep_going: bool,
-    /// Write webhook secrets (shown by the API only at create and rotation) to this file, mode 0600.
-    #[arg(long, value_name = "FILE")]
-    secrets_out: Option<PathBuf>,
     #[command(flatten)]
     scope: super::Scope,
+    #[command(flatten)]
+    cd: Cd,
     #[command(flatten)]
     sandbox: super::SandboxFlags,
     #[command(flatten)]
     pacing: super::Pacing,
+}
+
+/// What a run that writes needs in CD: where secrets go, and the lease.
+#[derive(clap::Args, Clone)]
+pub struct Cd {
+    /// Write captured secrets (webhook signing secrets, shown by the API only at create and rotation) to
+    /// this JSON file, mode 0600; several applies may share it.
+    #[arg(long, value_name = "FILE")]
+    pub secrets_out: Option<PathBuf>,
+    /// Pipe each captured secret to this command's stdin (`sh -c CMD`), e.g. `gh secret set "CRM_$SKYFORM_WEBHOOK_NAME"`;
+    /// the object's name and id are in SKYFORM_WEBHOOK_NAME and SKYFORM_WEBHOOK_ID, never on the command line.
+    #[arg(long, value_name = "CMD", conflicts_with = "secrets_out")]
+    pub secrets_cmd: Option<String>,
+    /// Seconds to wait for another apply's lease on the account before giving up.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub lock_timeout: u64,
+}
+
+impl Cd {
+    pub fn apply_options(&self, keep_going: bool) -> ApplyOptions {
+        ApplyOptions { keep_going, secrets_out: self.secrets_out.clone(), secrets_cmd: self.secrets_cmd.clone() }
+    }
 }
 
 fn is_plan_file(p: &std::path::Path) -> bool {
@@ -44,55 +68,102 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         return Err(Error::new(ErrorKind::Usage, "--target narrows a new plan; a saved plan is applied whole")
             .with_hint("make the saved plan with --target instead"));
     }
+    let runtime = super::runtime()?;
+    let cancel = super::cancel_on_signals(&runtime, global.quiet);
+    let mut connect = args.sandbox.connect(&args.pacing, global);
+    connect.cancel = cancel;
     let request = ApplyRequest {
         paths: if plan_file.is_some() { Vec::new() } else { args.paths },
         plan_file,
-        connect: args.sandbox.connect(&args.pacing, global),
+        connect,
         options: args.scope.options(),
-        apply: ApplyOptions { keep_going: args.keep_going, secrets_out: args.secrets_out },
+        apply: args.cd.apply_options(args.keep_going),
+        lock_timeout: Duration::from_secs(args.cd.lock_timeout),
     };
-    let color = global.color_stdout();
-    let quiet = global.quiet;
-    let auto = args.auto_approve;
-    let show = |plan: &skyform::plan::Plan| skyform::redact::to_stdout(&render(plan, Format::Human, color));
-    let confirm = |plan: &skyform::plan::Plan| -> Result<bool> {
-        if auto {
+    let term = Terminal { global: global.clone(), auto_approve: args.auto_approve, verb: "Apply" };
+    let applied = runtime.block_on(apply(&request, &process_env, &term));
+    term.finish(applied)
+}
+
+/// The terminal side of a run that writes.
+pub struct Terminal {
+    pub global: Global,
+    pub auto_approve: bool,
+    /// `Apply`, `Rotate`: for the question.
+    pub verb: &'static str,
+}
+
+impl Terminal {
+    /// The summary, and the exit code (see the README's table).
+    pub fn finish(&self, applied: Result<Applied>) -> Result<i32> {
+        let applied = applied?;
+        match applied.report {
+            None => {
+                skyform::redact::to_stdout("Nothing to apply.\n");
+                Ok(if applied.plan.summary.refused > 0 { ErrorKind::Blocked.exit_code() } else { 0 })
+            }
+            Some(report) => {
+                skyform::redact::to_stdout(&format!("\n{}", report.render()));
+                Ok(report.exit_code())
+            }
+        }
+    }
+}
+
+impl Ui for Terminal {
+    fn show(&self, plan: &skyform::plan::Plan) {
+        skyform::redact::to_stdout(&render(plan, Format::Human, self.global.color_stdout()));
+    }
+
+    fn confirm(&self, plan: &skyform::plan::Plan) -> Result<bool> {
+        if self.auto_approve {
             return Ok(true);
         }
         if !std::io::stdin().is_terminal() {
             return Err(Error::new(
                 ErrorKind::Refused,
-                "refusing to apply without confirmation: stdin is not a terminal",
+                format!("refusing to {} without confirmation: stdin is not a terminal", self.verb.to_lowercase()),
             )
             .with_hint("review the plan above, then pass --auto-approve (as CD pipelines do)"));
         }
         skyform::redact::to_stderr(&format!(
-            "\nApply these {} changes? Only `yes` is accepted: ",
-            plan.summary.api_calls
+            "\n{} these {} changes? Only `yes` is accepted: ",
+            self.verb, plan.summary.api_calls
         ));
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;
         Ok(answer.trim() == "yes")
-    };
-    let bar = std::io::stderr().is_terminal();
-    let progress = move |p: Progress| {
-        if quiet {
+    }
+
+    fn waiting(&self, holder: &LockTag) {
+        if !self.global.quiet {
+            skyform::redact::to_stderr(&format!(
+                "skyform: waiting for the account's lease, held by {}\n",
+                holder.describe()
+            ));
+        }
+    }
+
+    fn progress(&self, p: Progress) {
+        if self.global.quiet {
             return;
         }
         let Progress::Finished { done, total, change, status, secs } = p;
         let state = match status {
             Status::Done => "done",
+            Status::AlreadyDone(_) => "ready",
             Status::Failed(_) => "FAILED",
+            Status::Unknown(_) => "UNSURE",
             _ => "-",
         };
         let line = format!("{state:<6} {} {} ({secs:.1} s)", symbol(change.op), skyform::render::headline(change));
-        if bar {
+        if std::io::stderr().is_terminal() {
             // One line redrawn in place: a bar, the count and the latest change; failures stay on screen.
             let width = 24;
             let filled = done * width / total.max(1);
             let end = if done == total { "\n" } else { "" };
-            if matches!(status, Status::Failed(_)) {
+            if matches!(status, Status::Failed(_) | Status::Unknown(_)) {
                 skyform::redact::to_stderr(&format!("\r\x1b[2K{line}\n"));
             }
             skyform::redact::to_stderr(&format!(
@@ -102,27 +173,6 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             ));
         } else {
             skyform::redact::to_stderr(&format!("[{done}/{total}] {line}\n"));
-        }
-    };
-    let applied = super::runtime()?.block_on(apply(&request, &process_env, &show, &confirm, &progress))?;
-    // 1 when something failed or did not converge; else 3 when the plan had refused changes; else 0.
-    let blocked = skyform::ErrorKind::Blocked.exit_code();
-    match applied.report {
-        None => {
-            let refused = applied.plan.summary.refused;
-            skyform::redact::to_stdout("Nothing to apply.\n");
-            Ok(if refused > 0 { blocked } else { 0 })
-        }
-        Some(report) => {
-            skyform::redact::to_stdout(&format!("\n{}", report.render()));
-            let failed = report.outcomes.iter().any(|(_, s)| !matches!(s, Status::Done | Status::Refused));
-            Ok(if failed || !report.not_converged.is_empty() {
-                1
-            } else if applied.plan.summary.refused > 0 {
-                blocked
-            } else {
-                0
-            })
         }
     }
 }

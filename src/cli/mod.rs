@@ -3,8 +3,10 @@
 mod apply;
 mod export;
 mod plan;
+mod rotate;
 mod sandbox;
 mod schema;
+mod unlock;
 mod validate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -73,6 +75,10 @@ enum Command {
     Export(export::Args),
     /// Print the manifest JSON Schema (checked in as schemas/manifest.schema.json).
     Schema(schema::Args),
+    /// Rotate one object's secret (a webhook's signing secret) and deliver the new one to the secrets sink.
+    Rotate(rotate::Args),
+    /// Break a stale apply lease by hand (the lock tag of a run that died).
+    Unlock(unlock::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
     Sandbox(sandbox::Args),
 }
@@ -92,6 +98,8 @@ pub fn run() -> i32 {
         Command::Plan(args) => plan::run(args, &cli.global),
         Command::Apply(args) => apply::run(args, &cli.global),
         Command::Export(args) => export::run(args, &cli.global),
+        Command::Rotate(args) => rotate::run(args, &cli.global),
+        Command::Unlock(args) => unlock::run(args, &cli.global),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     };
@@ -126,6 +134,16 @@ pub struct Pacing {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub parallelism: usize,
+    /// Seconds one request may take before it is given up (and retried, if that is safe).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Seconds the whole run may take: waits for rate limits (429) are capped at it, nothing is sent after it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub timeout: u64,
+    /// Seconds after it was sent that a request can still land on the server (assumed; at least
+    /// --request-timeout): a write whose answer was lost is looked for only then, and the lease lasts three.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub settle: u64,
 }
 
 impl Pacing {
@@ -137,6 +155,9 @@ impl Pacing {
             rate_share: self.rate_share,
             parallelism: self.parallelism,
             verbose: global.verbose,
+            request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
+            timeout: Some(std::time::Duration::from_secs(self.timeout.max(1))),
+            settle: std::time::Duration::from_secs(self.settle.max(self.request_timeout).max(1)),
             ..Default::default()
         }
     }
@@ -178,6 +199,9 @@ pub struct Scope {
     /// Allow deleting more than 25% of this kind's live objects (repeatable).
     #[arg(long, value_name = "KIND", value_parser = plan::parse_kind)]
     pub allow_deletes: Vec<skyform::resources::Kind>,
+    /// Also rotate this object's secret, e.g. `webhooks/CRM sync` (repeatable); the plan shows it.
+    #[arg(long, value_name = "KIND/NAME", value_parser = skyform::plan::Target::parse)]
+    pub rotate: Vec<skyform::plan::Target>,
 }
 
 impl Scope {
@@ -186,8 +210,47 @@ impl Scope {
             targets: self.target.clone(),
             prune: self.prune.clone(),
             allow_deletes: self.allow_deletes.clone(),
-            rotation_tokens: None,
+            rotate: self.rotate.clone(),
         }
+    }
+}
+
+/// SIGINT or SIGTERM (a pipeline cancel) stops the run: nothing new starts, requests in flight finish
+/// (bounded), the summary is printed, the lease is given back, exit 130. A second signal exits at once.
+pub fn cancel_on_signals(runtime: &tokio::runtime::Runtime, quiet: bool) -> skyform::api::Cancel {
+    let cancel = skyform::api::Cancel::default();
+    let c = cancel.clone();
+    runtime.spawn(async move {
+        let first = next_signal().await;
+        c.cancel(format!("{first} received: nothing new was started"));
+        if !quiet {
+            skyform::redact::to_stderr(&format!(
+                "\nskyform: {first}: stopping; changes in flight finish, then the summary. Send it again to exit at once.\n"
+            ));
+        }
+        let _ = next_signal().await;
+        std::process::exit(skyform::ErrorKind::Interrupted.exit_code());
+    });
+    cancel
+}
+
+/// The next SIGINT or SIGTERM, by name.
+async fn next_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }
 

@@ -25,9 +25,6 @@ pub struct Args {
     scope: super::Scope,
     #[command(flatten)]
     sandbox: super::SandboxFlags,
-    /// The secrets file apply writes; its recorded `rotate_secret` tokens decide rotations.
-    #[arg(long, value_name = "FILE")]
-    secrets_out: Option<PathBuf>,
     #[command(flatten)]
     pacing: super::Pacing,
 }
@@ -44,7 +41,6 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         paths: args.paths,
         connect: args.sandbox.connect(&args.pacing, global),
         options: args.scope.options(),
-        secrets_file: args.secrets_out,
     };
     let json = args.format == Format::Json;
     let plan = match super::runtime()?.block_on(plan(&request, &process_env)) {

@@ -2,12 +2,13 @@
 //! in-process sandbox seeded from the manifests' folder (`--sandbox`), so a plan can be tried with no account.
 //! The only module besides the `sandbox` command that starts the emulator: the engines never link it.
 
-use crate::api::{ApiConfig, ApiKey, ClientEvent, EventSink, PacerConfig};
+use crate::api::{ApiConfig, ApiKey, Cancel, ClientEvent, EventSink, PacerConfig};
 use crate::sandbox::{Sandbox, SandboxConfig, Store};
 use crate::vars::Env;
 use crate::{Error, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How to reach the API and how hard to use it (shared by every command that talks to SkyLight).
 #[derive(Debug, Clone)]
@@ -22,6 +23,14 @@ pub struct ConnectOptions {
     pub parallelism: usize,
     /// Print retries and throttling to stderr.
     pub verbose: bool,
+    /// Per request.
+    pub request_timeout: Duration,
+    /// [assumed] How long after it was sent a request can still land (`--settle`).
+    pub settle: Duration,
+    /// The whole run's deadline, from now (`--timeout`).
+    pub timeout: Option<Duration>,
+    /// The run's stop signal (SIGINT/SIGTERM).
+    pub cancel: Cancel,
 }
 
 impl Default for ConnectOptions {
@@ -34,6 +43,10 @@ impl Default for ConnectOptions {
             rate_share: 0.8,
             parallelism: 4,
             verbose: false,
+            request_timeout: Duration::from_secs(30),
+            settle: Duration::from_secs(60),
+            timeout: None,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -81,6 +94,10 @@ pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Err
     };
     config.pacing = PacerConfig { limit: opts.rate_limit.max(1), share: opts.rate_share, ..PacerConfig::default() };
     config.parallelism = opts.parallelism.max(1);
+    config.timeout = opts.request_timeout.max(Duration::from_millis(100));
+    config.settle = opts.settle.max(config.timeout);
+    config.deadline = opts.timeout.map(|t| std::time::Instant::now() + t);
+    config.cancel = opts.cancel.clone();
     Ok(Session { config, events, sandbox })
 }
 

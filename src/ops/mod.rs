@@ -7,6 +7,8 @@ pub mod apply;
 pub mod connect;
 pub mod export;
 pub mod plan;
+pub mod rotate;
+pub mod unlock;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -1,12 +1,13 @@
-//! `plan`: load the manifests, connect, build the plan. The command line renders it.
+//! `plan`: load the manifests, connect, build the plan, and say whether an apply holds the account's lease.
+//! The command line renders it.
 
 use super::connect::{connect, sandbox_seed, ConnectOptions};
 use crate::api::ReadClient;
+use crate::apply::lease::lock_tags;
 use crate::plan::{build, Plan, PlanError, PlanOptions};
 use crate::vars::Env;
-use crate::{Error, ErrorKind};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use crate::Error;
+use std::path::PathBuf;
 
 /// Everything `skyform plan` was asked.
 #[derive(Debug, Clone, Default)]
@@ -14,28 +15,6 @@ pub struct PlanRequest {
     pub paths: Vec<PathBuf>,
     pub connect: ConnectOptions,
     pub options: PlanOptions,
-    /// The secrets file: its recorded `rotate_secret` tokens decide rotations.
-    pub secrets_file: Option<PathBuf>,
-}
-
-/// Reads the `rotate_secret` tokens a secrets file recorded (`{"webhooks": {name: {"rotate_secret": ...}}}`).
-pub fn rotation_tokens(path: &Path) -> Result<BTreeMap<String, String>, Error> {
-    if !path.exists() {
-        return Ok(BTreeMap::new());
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot read the secrets file {}: {e}", path.display())))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::new(ErrorKind::Input, format!("{}: not a skyform secrets file ({e})", path.display())))?;
-    Ok(v.get("webhooks")
-        .and_then(|w| w.as_object())
-        .map(|hooks| {
-            hooks
-                .iter()
-                .filter_map(|(name, h)| Some((name.clone(), h.get("rotate_secret")?.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 /// Turns a plan engine error into the one error type.
@@ -60,11 +39,12 @@ pub async fn run(req: &PlanRequest, env: Env<'_>) -> Result<Plan, Error> {
     }
     let session = connect(&connect_opts, env).await?;
     let client = ReadClient::with_events(session.config.clone(), session.events.clone())?;
-    let mut options = req.options.clone();
-    if let Some(file) = &req.secrets_file {
-        options.rotation_tokens = Some(rotation_tokens(file)?);
-    }
-    let mut plan = build(&set, &client, &options).await.map_err(plan_error)?;
+    let mut plan = build(&set, &client, &req.options).await.map_err(plan_error)?;
     plan.paths = recorded_paths(&paths);
+    // A plan never takes the lease, but says when an apply holds it: the account may be changing.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    for lock in lock_tags(&client).await?.into_iter().filter(|t| !t.expired(now)) {
+        plan.notes.push(format!("an apply holds the account's lease and may be changing it: {}", lock.describe()));
+    }
     Ok(plan)
 }

@@ -5,10 +5,10 @@ use super::live::live_fingerprint;
 use super::{digest::manifest_digest, Change, FieldChange, Method, Op, Plan, Request, Unmanaged, FORMAT_VERSION};
 use crate::api::{ApiError, ReadClient};
 use crate::manifest::ManifestSet;
-use crate::resources::{ActionContext, Ensure, Kind, LookupNeeds, Lookups, Managed, Resource, Rule, Step};
+use crate::resources::{Ensure, Kind, LookupNeeds, Lookups, Managed, Resource, Rule, Step};
 use crate::source::{Problem, Problems};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// What narrows or widens a plan.
 #[derive(Debug, Default, Clone)]
@@ -19,8 +19,8 @@ pub struct PlanOptions {
     pub prune: Vec<Kind>,
     /// `--allow-deletes KIND`: lifts the delete guard for the kind.
     pub allow_deletes: Vec<Kind>,
-    /// The `rotate_secret` tokens last applied, from the secrets file (None: no file given).
-    pub rotation_tokens: Option<BTreeMap<String, String>>,
+    /// `--rotate KIND/NAME`: rotate these objects' secrets (kinds with a secret only).
+    pub rotate: Vec<Target>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,9 +80,11 @@ impl Scope<'_> {
             && (self.opts.targets.is_empty() || self.opts.targets.iter().any(|t| t.kind == kind && t.name.is_none()))
     }
 
-    /// A kind is planned when it is in scope and the manifests declare some of it, or prune it.
+    /// A kind is planned when it is in scope and the manifests declare some of it, prune it, or a secret of
+    /// it is rotated.
     fn plans(&self, kind: Kind, declared: usize) -> bool {
-        self.kind_in_scope(kind) && (declared > 0 || self.prunes(kind))
+        (self.kind_in_scope(kind) && (declared > 0 || self.prunes(kind)))
+            || self.opts.rotate.iter().any(|t| t.kind == kind)
     }
 }
 
@@ -124,7 +126,6 @@ fn change(kind: Kind, key: String, id: Option<u64>, op: Op) -> Change {
         fingerprint: None,
         request: None,
         after: Vec::new(),
-        rotation_token: None,
     }
 }
 
@@ -218,7 +219,6 @@ async fn plan_kind<S: Managed>(
     client: &ReadClient,
     lookups: &Lookups,
     scope: &Scope<'_>,
-    actx: &ActionContext,
     problems: &mut Vec<Problem>,
 ) -> Result<KindOutcome, ApiError> {
     let kind = S::R::KIND;
@@ -345,7 +345,7 @@ async fn plan_kind<S: Managed>(
                 }
             }
         }
-        for step in e.actions(current, actx) {
+        for step in e.actions(current) {
             match step {
                 Step::Do(action) => out.changes.push(action_change(e, current, action)),
                 Step::Refuse(reason) => {
@@ -394,7 +394,58 @@ async fn plan_kind<S: Managed>(
             Rule::DeletesAfter(action) => out.deletes_after.push(action),
         }
     }
+    rotations::<S>(&live, scope, &mut out, problems);
     Ok(out)
+}
+
+/// `--rotate KIND/NAME`: the object's secret action, after its other changes. An object this plan creates
+/// gets a new secret anyway.
+fn rotations<S: Managed>(
+    live: &[<S::R as Resource>::Live],
+    scope: &Scope<'_>,
+    out: &mut KindOutcome,
+    problems: &mut Vec<Problem>,
+) {
+    let kind = S::R::KIND;
+    for t in scope.opts.rotate.iter().filter(|t| t.kind == kind) {
+        let at = std::path::Path::new("--rotate");
+        let Some(action) = S::R::SECRET_ACTION else {
+            problems.push(Problem::file(at, format!("{} have no secret to rotate", kind.plural())));
+            continue;
+        };
+        let Some(name) = &t.name else {
+            problems.push(
+                Problem::file(at, format!("--rotate {kind} names no object"))
+                    .hint(format!("name one: --rotate {kind}/NAME")),
+            );
+            continue;
+        };
+        let want = S::R::match_key(name);
+        if out.changes.iter().any(|c| c.op == Op::Create && kind.match_key(&c.key) == want) {
+            continue;
+        }
+        match live.iter().find(|l| S::R::match_key(&S::R::live_key(l)) == want) {
+            Some(l) => {
+                let id = S::R::live_id(l);
+                let mut c = change(kind, S::R::live_key(l), Some(id), Op::Action);
+                c.action = Some(action.to_string());
+                c.reason = Some("asked for with --rotate".into());
+                c.fingerprint = Some(live_fingerprint::<S>(l, !S::NEEDS_DETAIL));
+                c.request =
+                    Some(Request { method: Method::Post, path: format!("{}/{id}/{action}", S::R::PATH), body: None });
+                out.changes.push(c);
+            }
+            None => {
+                let names: Vec<String> = live.iter().map(S::R::live_key).collect();
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let p = Problem::file(at, format!("no {} named `{name}` in the account", kind.singular()));
+                problems.push(match crate::source::closest(name, &refs) {
+                    Some(best) => p.hint(format!("did you mean `{best}`?")),
+                    None => p.hint(format!("the account's {}: {}", kind.plural(), names.join(", "))),
+                });
+            }
+        }
+    }
 }
 
 /// The lookups the kinds in scope need, each read once.
@@ -460,7 +511,6 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     let mut prune = set.settings.prune.clone();
     prune.extend(opts.prune.iter().copied());
     let scope = Scope { opts, prune };
-    let actx = ActionContext { rotation_tokens: opts.rotation_tokens.clone() };
 
     let mut needs = LookupNeeds::default();
     for &kind in Kind::ALL {
@@ -478,11 +528,7 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
         }
         let outcome = with_kind!(kind, S => {
             let entries = picked(&scope, set.declared.of::<S>());
-            let mut o = plan_kind(&entries, client, &lookups, &scope, &actx, &mut problems).await?;
-            if kind_has_rotation::<S>() {
-                attach_rotation_tokens(&entries, &mut o.changes);
-            }
-            o
+            plan_kind(&entries, client, &lookups, &scope, &mut problems).await?
         });
         outcomes.push(outcome);
     }
@@ -512,27 +558,8 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
         blocked,
         summary: Default::default(),
         paths: Vec::new(),
+        notes: Vec::new(),
     };
     plan.summarize(client.budget());
     Ok(plan)
-}
-
-/// Webhooks record, with a captured secret, the `rotate_secret` token it answers.
-fn kind_has_rotation<S: Managed>() -> bool {
-    S::R::SECRET_ACTION.is_some()
-}
-
-fn attach_rotation_tokens<S: Managed>(entries: &[&S], changes: &mut [Change]) {
-    let tokens: HashMap<String, Option<String>> = entries
-        .iter()
-        .map(|e| {
-            let token = serde_json::to_value(e).ok().and_then(|v| v.get("rotate_secret")?.as_str().map(str::to_string));
-            (e.natural_key(), token)
-        })
-        .collect();
-    for c in changes.iter_mut() {
-        if c.op == Op::Create || c.action.as_deref() == S::R::SECRET_ACTION {
-            c.rotation_token = tokens.get(&c.key).cloned().flatten();
-        }
-    }
 }

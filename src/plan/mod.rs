@@ -11,6 +11,7 @@
 mod build;
 mod digest;
 pub mod live;
+pub mod recover;
 
 pub use build::{build, PlanError, PlanOptions, Target};
 pub use digest::manifest_digest;
@@ -40,6 +41,9 @@ pub struct Plan {
     /// The manifest paths the plan was made from, so `skyform apply plan.json` finds them again.
     #[serde(default)]
     pub paths: Vec<String>,
+    /// What a reviewer should know about the account beyond the changes (an apply holding the lease).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -83,9 +87,6 @@ pub struct Change {
     /// object, the new default agent before the old one's delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<usize>,
-    /// Webhooks: the `rotate_secret` token the secret this change captures answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotation_token: Option<String>,
 }
 
 /// An HTTP request of the API, in wire form, as `apply` sends it.

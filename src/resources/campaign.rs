@@ -357,7 +357,7 @@ impl Managed for CampaignSpec {
         self.state_or_draft() == CampaignState::Cancelled
     }
 
-    fn actions(&self, live: Option<&LiveCampaign>, _: &super::ActionContext) -> Vec<Step> {
+    fn actions(&self, live: Option<&LiveCampaign>) -> Vec<Step> {
         self.lifecycle(live.map_or("draft", |l| l.status.as_str()))
     }
 

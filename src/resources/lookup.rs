@@ -50,6 +50,16 @@ pub struct Subscription {
     pub limits: std::collections::BTreeMap<String, Limit>,
 }
 
+/// A contact tag (`GET /tags`): the lease's lock tags are tags.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Tag {
+    pub id: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, deserialize_with = "lenient::time")]
+    pub created_at: Option<OffsetDateTime>,
+}
+
 /// One entry of the webhook event catalogue.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct WebhookEvent {

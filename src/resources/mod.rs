@@ -252,6 +252,10 @@ pub trait Resource: Send + Sync + 'static {
     fn live_id(live: &Self::Live) -> u64;
     /// The natural key of a live object, as the API spells it.
     fn live_key(live: &Self::Live) -> String;
+    /// When the object was created, where the API says (for finding what a dead run created).
+    fn created_at(_live: &Self::Live) -> Option<time::OffsetDateTime> {
+        None
+    }
     /// The form natural keys are compared in, on both sides: surrounding space trimmed; kinds may fold more
     /// (team emails fold case).
     fn match_key(key: &str) -> String {
@@ -330,7 +334,7 @@ pub trait Managed:
     }
     /// Actions after the entry's create or update: lifecycle moves, secret rotation. Each is
     /// `POST {PATH}/{id}/{action}`.
-    fn actions(&self, _live: Option<&<Self::R as Resource>::Live>, _ctx: &ActionContext) -> Vec<Step> {
+    fn actions(&self, _live: Option<&<Self::R as Resource>::Live>) -> Vec<Step> {
         Vec::new()
     }
     /// Whether an action's target state holds on this live object (None: it cannot be told), for
@@ -357,13 +361,6 @@ pub trait Managed:
     /// The manifest entry that declares this live object as it is, for `export`; or why it cannot be
     /// expressed (it is then left out with a warning naming it).
     fn from_live(live: &<Self::R as Resource>::Live, lookups: &Lookups) -> Result<Self, String>;
-}
-
-/// What actions may depend on beyond the entry and its live object.
-#[derive(Debug, Default)]
-pub struct ActionContext {
-    /// The `rotate_secret` token last applied per webhook name, from the secrets file, when one was given.
-    pub rotation_tokens: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// One action of a plan, or the reason it cannot be done.

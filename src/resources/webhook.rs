@@ -1,7 +1,8 @@
 //! Webhooks (`/webhooks`). Natural key: `name`.
 //!
 //! The API generates a secret on create and on `regenerate-secret` and never shows it again: skyform
-//! captures it to `--secrets-out`. `rotate_secret` is a token: changing it asks for a new secret.
+//! hands it to the secrets sink (`--secrets-out` or `--secrets-cmd`). Rotating it is an act:
+//! `skyform rotate webhooks/NAME`, or `apply --rotate webhooks/NAME`, which the plan shows.
 
 use super::{https_problem, Checks, Ensure, Entry, Lookups, Managed, Origin, Resource};
 use crate::source::Problem;
@@ -63,8 +64,10 @@ pub struct WebhookSpec {
     pub events: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
-    /// Any token; changing it regenerates the webhook's secret on the next apply.
+    /// No longer supported: rotation is an act (`skyform rotate webhooks/NAME`, or `apply --rotate`), not
+    /// a token compared with a file. Kept so that old manifests get a clear message.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
     pub rotate_secret: Option<String>,
     #[serde(skip)]
     #[schemars(skip)]
@@ -112,8 +115,17 @@ impl Entry for WebhookSpec {
                 c.push(o.problem(&at, format!("event `{e}` is listed twice")));
             }
         }
-        if self.rotate_secret.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            c.push(o.problem("rotate_secret", "`rotate_secret` is empty; use any non-empty token, e.g. a date"));
+        if self.rotate_secret.is_some() {
+            c.push(
+                o.problem(
+                    "rotate_secret#key",
+                    "`rotate_secret` is no longer a manifest field: rotating a secret is an act",
+                )
+                .hint(format!(
+                    "remove it, and rotate with `skyform rotate webhooks/{}` (or `skyform apply --rotate webhooks/{}`)",
+                    self.name, self.name
+                )),
+            );
         }
     }
 }
@@ -129,6 +141,8 @@ pub struct LiveWebhook {
     pub events: Vec<String>,
     #[serde(default = "super::lenient::yes", deserialize_with = "super::lenient::flag")]
     pub is_active: bool,
+    #[serde(default, deserialize_with = "super::lenient::time")]
+    pub created_at: Option<time::OffsetDateTime>,
     #[serde(default, deserialize_with = "super::lenient::time")]
     pub updated_at: Option<time::OffsetDateTime>,
 }
@@ -147,6 +161,9 @@ impl Resource for Webhooks {
     }
     fn live_key(l: &LiveWebhook) -> String {
         l.name.clone()
+    }
+    fn created_at(l: &LiveWebhook) -> Option<time::OffsetDateTime> {
+        l.created_at
     }
     fn summary(l: &LiveWebhook) -> Value {
         json!({"id": l.id, "name": l.name, "url": l.url, "events": l.events, "is_active": l.is_active, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
@@ -187,17 +204,6 @@ impl Managed for WebhookSpec {
             rotate_secret: None,
             origin: Origin::default(),
         })
-    }
-
-    /// A changed `rotate_secret` token (against the one recorded in the secrets file) rotates the secret.
-    fn actions(&self, live: Option<&LiveWebhook>, ctx: &super::ActionContext) -> Vec<super::Step> {
-        let (Some(token), Some(_), Some(tokens)) = (&self.rotate_secret, live, &ctx.rotation_tokens) else {
-            return Vec::new();
-        };
-        match tokens.get(&self.name) {
-            Some(applied) if applied == token => Vec::new(),
-            _ => vec![super::Step::Do("regenerate-secret")],
-        }
     }
 
     fn live_fields(l: &LiveWebhook) -> super::Fields {

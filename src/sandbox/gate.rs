@@ -47,10 +47,31 @@ impl LoggedRequest {
 }
 
 pub async fn front_door(State(app): State<App>, req: Request, next: Next) -> Response {
+    let kill = req.extensions().get::<ConnKill>().cloned();
+    // Like a real server, a request that was received runs to completion even when its client leaves
+    // (a timeout, a killed process): it is handled in a task of its own, which dropping the connection does
+    // not cancel. So a write can land after its client gave up, as tests of late writes need.
+    let handled = tokio::spawn(handle(app, req, next));
+    let (response, drop_after) = match handled.await {
+        Ok(done) => done,
+        Err(_) => {
+            (ApiError::Injected { status: StatusCode::INTERNAL_SERVER_ERROR, retry_after: None }.into_response(), false)
+        }
+    };
+    if drop_after {
+        if let Some(kill) = kill {
+            kill.0.notify_one();
+            std::future::pending::<()>().await;
+        }
+    }
+    response
+}
+
+/// Everything a request goes through, logged; returns the answer and whether to drop the connection.
+async fn handle(app: App, req: Request, next: Next) -> (Response, bool) {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
-    let kill = req.extensions().get::<ConnKill>().cloned();
     let received = Instant::now();
 
     let (parts, body) = req.into_parts();
@@ -92,14 +113,7 @@ pub async fn front_door(State(app): State<App>, req: Request, next: Next) -> Res
         dropped: drop_after,
         injected,
     });
-
-    if drop_after {
-        if let Some(kill) = kill {
-            kill.0.notify_one();
-            std::future::pending::<()>().await;
-        }
-    }
-    response
+    (response, drop_after)
 }
 
 /// Rate limit, auth and account state, then the handler. The limit counts every presented key

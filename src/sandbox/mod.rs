@@ -18,6 +18,7 @@ mod gate;
 pub mod http;
 pub mod knowledge_base;
 pub mod store;
+pub mod tags;
 pub mod team;
 pub mod webhooks;
 
@@ -62,6 +63,7 @@ macro_rules! sandbox_kinds {
 }
 
 sandbox_kinds! {
+    tags: tags::Tag;
     agents: agents::Agent;
     knowledge_base: knowledge_base::KnowledgeEntry;
     webhooks: webhooks::Webhook;

@@ -213,7 +213,7 @@ impl Transport {
             };
             if err.status() == Some(429) {
                 attempt -= 1;
-                let asked = Duration::from_secs(err.retry_after.unwrap_or(1));
+                let asked = Duration::from_secs(err.retry_after.unwrap_or(1)).max(MIN_THROTTLE_WAIT);
                 let wait = asked.min(self.time_left());
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 if wait.is_zero() {
@@ -223,7 +223,13 @@ impl Transport {
                 }
                 self.pacer.pause(wait, Instant::now());
                 self.emit(ClientEvent::Throttled { method: method.to_string(), path: path.to_string(), wait });
-                self.cancel.sleep(wait).await;
+                let slept = self.cancel.sleep(wait).await;
+                if slept && wait < asked {
+                    // The wait was cut at the deadline: the API still asks to wait, and there is no time.
+                    let mut e = err;
+                    e.message = format!("{} (still rate limited at the run's deadline, --timeout)", e.message);
+                    return Err(e);
+                }
                 continue;
             }
             if method == Method::DELETE && err.status() == Some(404) && attempt > 1 {
@@ -274,6 +280,10 @@ impl Transport {
         }
     }
 }
+
+/// The shortest wait after a 429, whatever it says: a server answering `retry_after: 0` over and over must
+/// not be hammered.
+const MIN_THROTTLE_WAIT: Duration = Duration::from_millis(100);
 
 /// At most this many characters of a server's message are shown.
 const MAX_SERVER_TEXT: usize = 300;
@@ -331,12 +341,13 @@ fn rate_headers(h: &HeaderMap) -> RateHeaders {
 }
 
 /// How long a 429 says to wait: `retry_after` in the body, else `Retry-After`, else until `X-RateLimit-Reset`.
+/// `0` means "now"; the caller waits at least [`MIN_THROTTLE_WAIT`] anyway.
 fn retry_after(body: &Value, h: &HeaderMap) -> u64 {
     if let Some(s) = body.get("retry_after").and_then(number) {
-        return s.max(1);
+        return s;
     }
     if let Some(s) = header_u64(h, "retry-after") {
-        return s.max(1);
+        return s;
     }
     if let Some(reset) = header_u64(h, "x-ratelimit-reset") {
         return super::pacer::seconds_until(reset).max(1);

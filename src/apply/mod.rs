@@ -536,7 +536,12 @@ pub async fn execute_plan(
         let s = match result {
             Ok(Ended::Done) => Status::Done,
             Ok(Ended::Already(why)) => Status::AlreadyDone(why),
-            Err(ChangeError::Api(e)) if e.failure == Failure::OutcomeUnknown => Status::Unknown(e.message),
+            Err(ChangeError::Api(e)) if e.failure == Failure::OutcomeUnknown => {
+                if !opts.keep_going {
+                    stop = true;
+                }
+                Status::Unknown(e.message)
+            }
             Err(ChangeError::Api(e)) if e.failure == Failure::Stopped => Status::NotStarted,
             Err(e) => {
                 if !opts.keep_going {

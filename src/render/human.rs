@@ -56,6 +56,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
     for b in &plan.blocked {
         let _ = writeln!(out, "{} {b}", p.op(Op::Refused, "blocked:"));
     }
+    for n in &plan.notes {
+        let _ = writeln!(out, "{} {n}", p.code("1", "note:"));
+    }
     if !out.is_empty() {
         out.push('\n');
     }

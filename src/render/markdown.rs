@@ -43,6 +43,9 @@ fn build(plan: &Plan, detail: Detail) -> String {
     for b in &plan.blocked {
         let _ = writeln!(out, "> **Blocked:** {b}\n");
     }
+    for n in &plan.notes {
+        let _ = writeln!(out, "> **Note:** {n}\n");
+    }
     if detail != Detail::Full && !plan.changes.is_empty() {
         let _ = writeln!(out, "_The full plan is too long for a comment ({} changes); field details are left out. Run `skyform plan` for all of it._\n", plan.changes.len());
     }

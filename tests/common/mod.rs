@@ -1,6 +1,8 @@
 //! Test helpers: an in-process sandbox and a tiny HTTP caller that returns status, headers and JSON.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod cd;
+
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use skyform::sandbox::{Sandbox, SandboxConfig, Store};

@@ -109,9 +109,10 @@ impl Error {
         if let Some(p) = &self.problems {
             return p.render();
         }
-        let mut out = format!("error: {}\n", self.message);
+        // Messages name objects of the account and paths: their control characters are escaped.
+        let mut out = format!("error: {}\n", crate::redact::escape_lines(&self.message));
         if let Some(h) = &self.hint {
-            out.push_str(&format!("  hint: {h}\n"));
+            out.push_str(&format!("  hint: {}\n", crate::redact::escape_lines(h)));
         }
         out
     }

@@ -141,6 +141,14 @@ pub fn is_unsafe_char(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// [`escape_controls`], keeping line breaks: for multi-line texts whose lines are shown as lines.
+pub fn escape_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && is_unsafe_char(c)) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.split('\n').map(|l| escape_controls(l).into_owned()).collect::<Vec<_>>().join("\n"))
+}
+
 /// Every unsafe character as a visible escape: `\u{1b}`, `\r`, `\n`, `\t`, `\u{202e}`.
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_unsafe_char) {

@@ -96,6 +96,7 @@ fn campaign_audience_order_and_channel_names() {
             live::<ContactList>(json!({"id": 2, "name": "VIP"})),
         ],
         segments: vec![],
+        events: vec![],
     };
     let s: CampaignSpec = spec(
         "name: Spring\nchannel: whatsapp\naudience: {lists: [VIP, Q1 Leads], contacts: [9, 3]}\nmessage: \"Hi!\\n\"\n",

@@ -70,7 +70,13 @@ async fn lists_follow_meta_pages_and_take_unpaginated_lists_whole() {
 async fn tolerates_small_page_caps_unknown_fields_offset_timestamps_and_paginated_webhooks() {
     let config_q = SandboxConfig {
         api_key: KEY.into(),
-        quirks: Quirks { max_per_page: 7, utc_offset_minutes: 180, extra_fields: true, webhooks_paginated: true },
+        quirks: Quirks {
+            max_per_page: 7,
+            utc_offset_minutes: 180,
+            extra_fields: true,
+            webhooks_paginated: true,
+            ..Quirks::default()
+        },
         ..test_config()
     };
     let hooks: Vec<_> = (0..20)

@@ -191,7 +191,6 @@ fn every_problem_is_reported_not_just_the_first() {
         [
             "3: unknown key `sytem_prompt`",
             "6: url `http://x.test` must use https://",
-            "7: unknown event `nope`",
             "9: `bad` is not a valid email address",
         ]
     );
@@ -210,4 +209,22 @@ fn anchors_and_merge_keys_share_settings_between_entries() {
     assert_eq!(set.webhooks[1].name, "CRM copy");
     assert_eq!(set.webhooks[1].url.as_deref(), Some("https://crm.test/hook"));
     assert_eq!(set.webhooks[1].events.as_ref().unwrap().len(), 2);
+}
+
+#[test]
+fn an_event_outside_the_known_catalogue_is_a_warning_offline_not_an_error() {
+    // The catalogue grows on the API side; offline we only know the [doc] list, so a name we do not know
+    // is checked against the account at plan time rather than refused here.
+    let dir = tempdir("event-warning");
+    std::fs::write(
+        dir.join("w.yaml"),
+        "webhooks:\n  - name: CRM\n    url: https://crm.example.com/hook\n    events: [contact.created, contact.craeted]\n",
+    )
+    .unwrap();
+    let (code, out, err) = validate(&dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: "), "{out}");
+    assert!(err.contains("w.yaml:4:"), "the warning is located:\n{err}");
+    assert!(err.contains("warning: event `contact.craeted` is not in the catalogue skyform knows"), "{err}");
+    assert!(err.contains("contact.created"), "the closest known event is suggested:\n{err}");
 }

@@ -331,7 +331,7 @@ async fn every_operation_answers_what_the_document_says() {
 async fn tolerated_variants_still_match_the_document() {
     let mut c = Contract::load();
     let config = SandboxConfig {
-        quirks: Quirks { max_per_page: 2, utc_offset_minutes: -330, extra_fields: false, webhooks_paginated: true },
+        quirks: Quirks { max_per_page: 2, utc_offset_minutes: -330, webhooks_paginated: true, ..Quirks::default() },
         ..test_config()
     };
     let mut s = account();

@@ -117,7 +117,8 @@ async fn a_matching_account_plans_no_changes_and_reads_only_lists() {
         .plan()
         .await;
     assert!(out.plan().changes.is_empty(), "{:?}", out.lines());
-    assert_eq!(out.request_lines(), ["GET /api/v1/ai-agents", "GET /api/v1/webhooks"]);
+    // The event catalogue is read whenever webhooks are declared: event names are checked against it.
+    assert_eq!(out.request_lines(), ["GET /api/v1/webhooks/events", "GET /api/v1/ai-agents", "GET /api/v1/webhooks"]);
     assert!(out.requests.iter().all(|r| r.method == "GET"));
 }
 
@@ -264,7 +265,7 @@ async fn targets_narrow_reads_and_changes() {
         .plan()
         .await;
     assert_eq!(out.lines(), ["create webhooks W"]);
-    assert_eq!(out.request_lines(), ["GET /api/v1/webhooks"]);
+    assert_eq!(out.request_lines(), ["GET /api/v1/webhooks/events", "GET /api/v1/webhooks"]);
 }
 
 /// Rotation is an act: `--rotate webhooks/W` plans one `regenerate-secret`, after the webhook's other
@@ -434,7 +435,7 @@ async fn a_thousand_object_account_costs_exactly_the_lower_bound_of_requests() {
     let log = sandbox.requests();
     let pages = |n: usize| n.div_ceil(100);
     let lists = 1 + pages(kb) + 1 + pages(team) + pages(campaigns); // agents and webhooks are unpaginated
-    let lookups = 2; // channels, contact lists
+    let lookups = 3; // channels, contact lists, the webhook event catalogue
     let details = kb + campaigns; // bodies and messages the lists lack
     assert_eq!(log.len(), lists + lookups + details, "requests: {}", log.len());
     assert_eq!(log.iter().filter(|r| r.path.starts_with("/api/v1/knowledge-base/")).count(), kb);

@@ -726,7 +726,13 @@ async fn a_delay_fault_stalls_one_request() {
 #[tokio::test]
 async fn quirks_offset_timestamps_small_page_caps_extra_fields_and_paginated_webhooks() {
     let config = SandboxConfig {
-        quirks: Quirks { max_per_page: 10, utc_offset_minutes: 180, extra_fields: true, webhooks_paginated: true },
+        quirks: Quirks {
+            max_per_page: 10,
+            utc_offset_minutes: 180,
+            extra_fields: true,
+            webhooks_paginated: true,
+            ..Quirks::default()
+        },
         ..test_config()
     };
     let hooks: Vec<Value> = (0..12)

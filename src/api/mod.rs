@@ -250,6 +250,11 @@ pub enum ClientEvent {
         cause: String,
         wait: Duration,
     },
+    /// A list changed while it was read (not one snapshot): it is read again.
+    ListMoved {
+        path: String,
+        why: String,
+    },
     /// ... and it had been created: adopted instead of created again.
     Adopted {
         path: String,
@@ -276,6 +281,9 @@ impl fmt::Display for ClientEvent {
                 "create of `{key}` at {path} failed ambiguously ({cause}); looking for it in {:.1} s, once it can no longer land",
                 wait.as_secs_f64()
             ),
+            ClientEvent::ListMoved { path, why } => {
+                write!(f, "the list {path} changed while it was read ({why}); reading it again")
+            }
             ClientEvent::Adopted { path, key, id } => {
                 write!(f, "`{key}` had been created at {path} (id {id}); adopting it")
             }
@@ -400,7 +408,79 @@ impl ReadClient {
     }
 
     async fn list_of<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
-        self.t.list_all(path).await?.into_iter().map(|v| parse("GET", path, v)).collect()
+        self.list_values(path).await?.into_iter().map(|v| parse("GET", path, v)).collect()
+    }
+
+    /// Every item of a list. Page 1 says how many pages there are (`meta`; none: it was the whole list);
+    /// the others are read concurrently, within the pacer. A list that changed while it was read (its
+    /// `total` or page count moved, an item was seen twice, items are missing) is not one snapshot: a
+    /// create or a prune planned from it could duplicate or delete what exists. It is read again, up to
+    /// three times, then refused.
+    pub async fn list_values(&self, path: &str) -> Result<Vec<Value>, ApiError> {
+        let mut why = String::new();
+        for _ in 0..3 {
+            match self.read_pages(path).await? {
+                Ok(items) => return Ok(items),
+                Err(moved) => {
+                    if let Some(sink) = &self.t.events {
+                        sink(&ClientEvent::ListMoved { path: path.to_string(), why: moved.clone() });
+                    }
+                    why = moved;
+                }
+            }
+        }
+        Err(ApiError::other(
+            "GET",
+            path,
+            Failure::Decode,
+            format!(
+                "the list changed while it was read, three times in a row ({why}); skyform plans only from one snapshot of the account: try again when it is quieter"
+            ),
+        ))
+    }
+
+    /// All pages once; `Err(why)` when they are not one snapshot.
+    async fn read_pages(&self, path: &str) -> Result<Result<Vec<Value>, String>, ApiError> {
+        let (mut items, meta) = self.t.page(path, 1).await?;
+        let Some(first) = meta else { return Ok(Ok(items)) };
+        if first.last > 100_000 {
+            return Err(ApiError::decode("GET", path, format!("the list claims {} pages", first.last)));
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 2..=first.last {
+            let (client, path) = (self.clone(), path.to_string());
+            tasks.spawn(async move { (n, client.t.page(&path, n).await) });
+        }
+        let mut pages: Vec<(u64, Vec<Value>, Option<transport::Meta>)> = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (n, got) = joined.expect("a page read does not panic");
+            let (page_items, page_meta) = got?;
+            pages.push((n, page_items, page_meta));
+        }
+        pages.sort_by_key(|(n, _, _)| *n);
+        for (n, page_items, page_meta) in pages {
+            match page_meta {
+                Some(m) if m.total == first.total && m.last == first.last => items.extend(page_items),
+                Some(m) => {
+                    return Ok(Err(format!(
+                        "page {n} says {} items on {} pages, page 1 said {} on {}",
+                        m.total.map_or("?".into(), |t| t.to_string()),
+                        m.last,
+                        first.total.map_or("?".into(), |t| t.to_string()),
+                        first.last
+                    )))
+                }
+                None => return Ok(Err(format!("page {n} came without `meta`"))),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = items.iter().filter_map(|v| v.get("id")?.as_u64()).find(|id| !seen.insert(*id)) {
+            return Ok(Err(format!("item {dup} was listed twice")));
+        }
+        if let Some(total) = first.total.filter(|t| *t != items.len() as u64) {
+            return Ok(Err(format!("{} items were listed, `total` says {total}", items.len())));
+        }
+        Ok(Ok(items))
     }
 
     /// Every object of a kind (all pages).

@@ -2,7 +2,8 @@
 //! 1. `exchange`: one HTTP request with the key, paced, bounded in concurrency, its answer unwrapped from
 //!    the envelope (or turned into an [`ApiError`]);
 //! 2. `call`: retries — 429s waited out, transient failures of idempotent requests retried with backoff;
-//! 3. `list_all`: pagination over `meta`.
+//! 3. pagination: `page` reads one page; `ReadClient::list_values` (in `mod.rs`) reads page 1, then the
+//!    others concurrently, and re-reads a list that changed while it was read.
 //!
 //! The ambiguous-POST rule lives with `create` in `mod.rs`, because it needs the resource's natural key.
 
@@ -34,10 +35,18 @@ pub(crate) struct Transport {
     pub events: Option<EventSink>,
 }
 
+/// A list page's `meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub current: u64,
+    pub last: u64,
+    pub total: Option<u64>,
+}
+
 /// A successful answer, unwrapped from the envelope.
 pub(crate) struct Answer {
     pub data: Value,
-    pub meta: Option<(u64, u64)>,
+    pub meta: Option<Meta>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -151,7 +160,13 @@ impl Transport {
             }
             return Err(err);
         }
-        let meta = body.get("meta").and_then(|m| Some((number(m.get("current_page")?)?, number(m.get("last_page")?)?)));
+        let meta = body.get("meta").and_then(|m| {
+            Some(Meta {
+                current: number(m.get("current_page")?)?,
+                last: number(m.get("last_page")?)?,
+                total: m.get("total").and_then(number),
+            })
+        });
         let data = match body {
             Value::Object(mut o) if o.contains_key("data") => o.remove("data").unwrap_or(Value::Null),
             other => other,
@@ -260,23 +275,13 @@ impl Transport {
         step / 2 + step.mul_f64(jitter() / 2.0)
     }
 
-    /// Every item of a list, following `meta` pages; an answer without `meta` is the whole list.
-    pub async fn list_all(&self, path: &str) -> Result<Vec<Value>, ApiError> {
-        let mut items = Vec::new();
-        let mut page = 1u64;
-        loop {
-            let query = [("per_page", "100".to_string()), ("page", page.to_string())];
-            let answer = self.call(Method::GET, path, &query, None, Retry::Idempotent).await?;
-            match answer.data {
-                Value::Array(a) => items.extend(a),
-                other => {
-                    return Err(ApiError::decode("GET", path, format!("expected a list, got {}", kind_of(&other))));
-                }
-            }
-            match answer.meta {
-                Some((current, last)) if current < last && current >= page => page = current + 1,
-                _ => return Ok(items),
-            }
+    /// One page of a list: its items and its `meta` (none when the answer is the whole list).
+    pub async fn page(&self, path: &str, page: u64) -> Result<(Vec<Value>, Option<Meta>), ApiError> {
+        let query = [("per_page", "100".to_string()), ("page", page.to_string())];
+        let answer = self.call(Method::GET, path, &query, None, Retry::Idempotent).await?;
+        match answer.data {
+            Value::Array(a) => Ok((a, answer.meta)),
+            other => Err(ApiError::decode("GET", path, format!("expected a list, got {}", kind_of(&other)))),
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct Args {
     /// Serve GET /webhooks paginated, as the older docs describe.
     #[arg(long)]
     paginate_webhooks: bool,
+    /// Trim every string of a request body and store "" as null, as Laravel's default middleware does.
+    #[arg(long)]
+    trim_strings: bool,
     /// A fault rule as JSON, e.g. '{"method":"POST","path":"/api/v1/webhooks","drop":true}' (repeatable).
     #[arg(long, value_name = "JSON")]
     fault: Vec<String>,
@@ -95,6 +98,7 @@ pub fn run(args: Args) -> Result<i32> {
             utc_offset_minutes: args.utc_offset.unwrap_or(0),
             extra_fields: args.extra_fields,
             webhooks_paginated: args.paginate_webhooks,
+            trim_strings: args.trim_strings,
         },
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;

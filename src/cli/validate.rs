@@ -28,6 +28,9 @@ pub fn run(args: Args) -> Result<i32> {
             Ok(0)
         }
         Ok(set) => {
+            if !set.warnings.is_empty() {
+                skyform::redact::to_stderr(&set.warnings.render_as("warning"));
+            }
             skyform::redact::to_stdout(&format!("ok: {}\n", set.summary()));
             Ok(0)
         }

@@ -105,6 +105,9 @@ impl LookupCache {
         if needs.segments && !self.have.segments {
             self.lookups.segments = client.segments().await?;
         }
+        if needs.events && !self.have.events {
+            self.lookups.events = client.webhook_events().await?.into_iter().map(|e| e.name).collect();
+        }
         self.have = self.have.union(needs);
         Ok(&self.lookups)
     }

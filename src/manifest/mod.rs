@@ -49,6 +49,8 @@ pub struct ManifestSet {
     pub files: Vec<PathBuf>,
     /// Their texts, to quote lines in later problems (unresolvable names at plan time).
     pub sources: std::collections::BTreeMap<PathBuf, String>,
+    /// What only the account can settle (checked again at plan time); `validate` shows them.
+    pub warnings: Problems,
 }
 
 impl std::ops::Deref for ManifestSet {
@@ -142,7 +144,7 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     }
 
     resolve_prompts(&mut set, &prompt_origins, &mut problems);
-    let mut checks = Checks { problems: Vec::new(), prompts: &set.prompts };
+    let mut checks = Checks { problems: Vec::new(), warnings: Vec::new(), prompts: &set.prompts };
     for &kind in Kind::ALL {
         with_kind!(kind, S => {
             resolve_entries::<S>(set.declared.entries_mut(), &set.prompts, &mut problems);
@@ -150,6 +152,13 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
         });
     }
     checks.problems.into_iter().for_each(|p| problems.push(p));
+    let mut warnings = Problems::default();
+    for (file, text) in &set.sources {
+        warnings.keep_source(file, text);
+    }
+    checks.warnings.into_iter().for_each(|p| warnings.push(p));
+    warnings.sort();
+    set.warnings = warnings;
 
     if problems.is_empty() {
         Ok(set)

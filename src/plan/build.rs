@@ -5,7 +5,7 @@ use super::live::live_fingerprint;
 use super::{digest::manifest_digest, Change, FieldChange, Method, Op, Plan, Request, Unmanaged, FORMAT_VERSION};
 use crate::api::{ApiError, ReadClient};
 use crate::manifest::ManifestSet;
-use crate::resources::{Ensure, Kind, LookupNeeds, Lookups, Managed, Resource, Rule, Step};
+use crate::resources::{Ensure, Entry, Kind, LookupNeeds, Lookups, Managed, Resource, Rule, Step};
 use crate::source::{Problem, Problems};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -102,6 +102,8 @@ struct KindOutcome {
     unmanaged: Vec<Unmanaged>,
     live_count: usize,
     deletes_after: Vec<&'static str>,
+    /// What a reviewer should know (objects gone between list and read).
+    notes: Vec<String>,
 }
 
 /// The path of one object; `{id}` when the object is created by this plan (replaced when the plan is
@@ -155,7 +157,7 @@ fn match_entries<S: Managed>(
     let kind = S::R::KIND;
     let by_id: HashMap<u64, usize> = live.iter().enumerate().map(|(j, l)| (S::R::live_id(l), j)).collect();
     let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-    for (j, l) in live.iter().enumerate() {
+    for (j, l) in live.iter().enumerate().filter(|(_, l)| S::unmanageable(l).is_none()) {
         by_key.entry(S::R::match_key(&S::R::live_key(l))).or_default().push(j);
     }
     let mut taken: HashSet<usize> = HashSet::new();
@@ -163,6 +165,11 @@ fn match_entries<S: Managed>(
     for (i, e) in entries.iter().enumerate() {
         let Some(id) = e.id() else { continue };
         match by_id.get(&id) {
+            Some(&j) if e.ensure() == Ensure::Present && S::unmanageable(&live[j]).is_some() => problems.push(
+                e.origin()
+                    .problem("id", format!("{} id {id} is {}", kind.singular(), S::unmanageable(&live[j]).unwrap_or_default()))
+                    .hint("remove this entry: it stays in the account, unmanaged (`ensure: absent` with this id deletes it)"),
+            ),
             Some(&j) => {
                 taken.insert(j);
                 matched[i] = Some(j);
@@ -227,6 +234,7 @@ async fn plan_kind<S: Managed>(
     let matched = match_entries(entries, &live, problems);
 
     let mut details: HashMap<u64, <S::R as Resource>::Live> = HashMap::new();
+    let mut gone: HashSet<u64> = HashSet::new();
     if S::NEEDS_DETAIL {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, e) in entries.iter().enumerate() {
@@ -237,11 +245,39 @@ async fn plan_kind<S: Managed>(
         }
         while let Some(joined) = tasks.join_next().await {
             let (id, got) = joined.expect("a detail read does not panic");
-            details.insert(id, got?);
+            match got {
+                Ok(l) => {
+                    details.insert(id, l);
+                }
+                // Deleted between the list and its read: gone, and planned as gone.
+                Err(e) if e.status() == Some(404) => {
+                    gone.insert(id);
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
+    let mut notes = Vec::new();
+    for l in live.iter().filter(|l| gone.contains(&id_of(l))) {
+        notes.push(format!(
+            "{} `{}` (id {}) was listed, then gone when read: it was deleted meanwhile, and the plan treats it as absent",
+            kind.singular(),
+            S::R::live_key(l),
+            id_of(l)
+        ));
+    }
+    let matched: Vec<Option<usize>> =
+        matched.into_iter().map(|m| m.filter(|j| !gone.contains(&id_of(&live[*j])))).collect();
     let current: Vec<Option<<S::R as Resource>::Live>> =
         matched.iter().map(|m| m.map(|j| details.get(&id_of(&live[j])).unwrap_or(&live[j]).clone())).collect();
+    let taken: HashSet<u64> = matched.iter().flatten().map(|j| id_of(&live[*j])).collect();
+    // Keys that look the same to a person but do not match (case, compatibility forms), for a hint.
+    let mut look_alikes: HashMap<String, Vec<usize>> = HashMap::new();
+    for (j, l) in live.iter().enumerate() {
+        if !taken.contains(&id_of(l)) {
+            look_alikes.entry(crate::resources::common::look_alike(&S::R::live_key(l))).or_default().push(j);
+        }
+    }
 
     let mut out = KindOutcome {
         kind,
@@ -250,6 +286,7 @@ async fn plan_kind<S: Managed>(
         unmanaged: Vec::new(),
         live_count: live.len(),
         deletes_after: Vec::new(),
+        notes,
     };
     let origin_of = |e: &S| Some(e.origin().short());
     let base = |e: &S, current: Option<&<S::R as Resource>::Live>, op: Op| {
@@ -273,6 +310,19 @@ async fn plan_kind<S: Managed>(
         if e.ensure() == Ensure::Absent {
             if let Some(l) = current {
                 out.deletes.push(delete_change::<S>(l, origin_of(e), false));
+            } else if e.id().is_none() {
+                let want = S::R::match_key(&e.natural_key());
+                for l in live.iter().filter(|l| S::R::match_key(&S::R::live_key(l)) == want) {
+                    if let Some(why) = S::unmanageable(l) {
+                        out.notes.push(format!(
+                            "{} `{}` (id {}) is not deleted by name: it is {why}; pin it with `id: {}` to delete it",
+                            kind.singular(),
+                            S::R::live_key(l),
+                            id_of(l),
+                            id_of(l)
+                        ));
+                    }
+                }
             }
             continue;
         }
@@ -308,6 +358,14 @@ async fn plan_kind<S: Managed>(
                     path: S::R::PATH.to_string(),
                     body: Some(Value::Object(body)),
                 });
+                let similar = look_alikes.get(&crate::resources::common::look_alike(&e.natural_key()));
+                if let Some(&j) = similar.and_then(|v| v.first()) {
+                    let (name, id) = (S::R::live_key(&live[j]), id_of(&live[j]));
+                    c.reason = Some(format!(
+                        "the live {} `{name}` (id {id}) looks the same but differs in letter case or Unicode form, so this creates a second one; if it is meant, rename the entry to match it exactly, or pin it with `id: {id}`",
+                        kind.singular()
+                    ));
+                }
                 out.changes.push(c);
             }
             Some(l) => {
@@ -357,12 +415,11 @@ async fn plan_kind<S: Managed>(
         }
     }
 
-    let taken: HashSet<u64> = matched.iter().flatten().map(|j| id_of(&live[*j])).collect();
     for l in &live {
-        if taken.contains(&id_of(l)) {
+        if taken.contains(&id_of(l)) || gone.contains(&id_of(l)) {
             continue;
         }
-        if scope.prunes(kind) {
+        if scope.prunes(kind) && S::unmanageable(l).is_none() {
             out.deletes.push(delete_change::<S>(l, None, true));
         } else if scope.kind_in_scope(kind) && scope.opts.targets.iter().all(|t| t.name.is_none()) {
             out.unmanaged.push(Unmanaged { kind, id: id_of(l), key: S::R::live_key(l) });
@@ -448,6 +505,31 @@ fn rotations<S: Managed>(
     }
 }
 
+/// `--target KIND/NAME` naming nothing the manifests declare: an error listing the closest names, never a
+/// quiet "no changes".
+fn unknown_targets(set: &ManifestSet, opts: &PlanOptions) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for t in &opts.targets {
+        let Some(name) = &t.name else { continue };
+        let keys: Vec<String> =
+            with_kind!(t.kind, S => set.declared.of::<S>().iter().map(|e| e.natural_key()).collect());
+        if keys.iter().any(|k| t.kind.match_key(k) == t.kind.match_key(name)) {
+            continue;
+        }
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let p = Problem::file(
+            std::path::Path::new("--target"),
+            format!("{}/{name} names no {} in the manifests", t.kind, t.kind.singular()),
+        );
+        problems.push(match crate::source::closest(name, &refs) {
+            Some(best) => p.hint(format!("did you mean `{}/{best}`?", t.kind)),
+            None if keys.is_empty() => p.hint(format!("the manifests declare no {}", t.kind.plural())),
+            None => p.hint(format!("the manifests' {}: {}", t.kind.plural(), keys.join(", "))),
+        });
+    }
+    problems
+}
+
 /// The lookups the kinds in scope need, each read once.
 async fn fetch_lookups(needs: LookupNeeds, client: &ReadClient) -> Result<Lookups, ApiError> {
     let mut lookups = Lookups::default();
@@ -459,6 +541,9 @@ async fn fetch_lookups(needs: LookupNeeds, client: &ReadClient) -> Result<Lookup
     }
     if needs.segments {
         lookups.segments = client.segments().await?;
+    }
+    if needs.events {
+        lookups.events = client.webhook_events().await?.into_iter().map(|e| e.name).collect();
     }
     Ok(lookups)
 }
@@ -520,7 +605,7 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     }
     let lookups = fetch_lookups(needs, client).await?;
 
-    let mut problems = Vec::new();
+    let mut problems = unknown_targets(set, opts);
     let mut outcomes = Vec::new();
     for &kind in Kind::ALL {
         if !scope.plans(kind, set.declared.count(kind)) {
@@ -550,6 +635,7 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
         }
     }
     let unmanaged = outcomes.iter().flat_map(|o| o.unmanaged.iter().cloned()).collect();
+    let notes = outcomes.iter().flat_map(|o| o.notes.iter().cloned()).collect();
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
         manifest_digest: manifest_digest(set),
@@ -558,7 +644,7 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
         blocked,
         summary: Default::default(),
         paths: Vec::new(),
-        notes: Vec::new(),
+        notes,
     };
     plan.summarize(client.budget());
     Ok(plan)

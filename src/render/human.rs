@@ -1,10 +1,10 @@
 //! The plan for a terminal: grouped by kind, one line per change and per changed field, long texts as
 //! line diffs, colour when asked for.
 
+use super::ChangeTag;
 use super::{diff_text, headline, is_long_text, kinds_of, short_value, summary_line, symbol};
 use crate::plan::{Change, FieldChange, Op, Plan};
 use serde_json::Value;
-use similar::{ChangeTag, TextDiff};
 use std::fmt::Write as _;
 
 struct Paint(bool);
@@ -88,7 +88,12 @@ fn field(out: &mut String, f: &FieldChange, op: Op, p: &Paint) {
             Some(Value::String(s)) if s.contains('\n') => {
                 let _ = writeln!(out, "      {}:", f.field);
                 for line in s.lines().take(6) {
-                    let _ = writeln!(out, "        {}", p.op(Op::Create, line));
+                    let line = if line.chars().count() > 2 * super::CONTEXT {
+                        format!("{}…", line.chars().take(2 * super::CONTEXT).collect::<String>())
+                    } else {
+                        line.to_string()
+                    };
+                    let _ = writeln!(out, "        {}", p.op(Op::Create, &line));
                 }
                 if s.lines().count() > 6 {
                     let _ = writeln!(out, "        {}", p.dim(&format!("… {} more lines", s.lines().count() - 6)));
@@ -117,19 +122,11 @@ fn field(out: &mut String, f: &FieldChange, op: Op, p: &Paint) {
     let _ = writeln!(out, "      {}: {} → {}", f.field, p.op(Op::Delete, &show(old)), p.op(Op::Create, &show(new)));
 }
 
-/// One line, the changed words marked: `[-old-]{+new+}` (coloured when colour is on).
+/// One line, the changed words marked: `[-old-]{+new+}` (coloured when colour is on), long unchanged text
+/// cut to a window around each change.
 fn word_diff(old: &str, new: &str, p: &Paint) -> String {
-    let diff = TextDiff::from_words(old, new);
-    // Runs of the same kind of change are marked once: `{+two new words+}`, not per word.
-    let mut runs: Vec<(ChangeTag, String)> = Vec::new();
-    for change in diff.iter_all_changes() {
-        match runs.last_mut() {
-            Some((tag, text)) if *tag == change.tag() => text.push_str(change.value()),
-            _ => runs.push((change.tag(), change.value().to_string())),
-        }
-    }
     let mut out = String::new();
-    for (tag, v) in runs {
+    for (tag, v) in super::word_runs(old, new) {
         match tag {
             ChangeTag::Equal => out.push_str(&v),
             ChangeTag::Delete => out.push_str(&p.op(Op::Delete, &format!("[-{v}-]"))),
@@ -139,25 +136,18 @@ fn word_diff(old: &str, new: &str, p: &Paint) -> String {
     out
 }
 
-/// A line diff with one line of context around each change.
+/// A line diff with one line of context around each change, long lines clipped.
 fn text_diff(out: &mut String, old: &str, new: &str, p: &Paint) {
-    let diff = TextDiff::from_lines(old, new);
-    for group in diff.grouped_ops(1) {
-        for op in group {
-            for change in diff.iter_changes(&op) {
-                let line = change.value().trim_end_matches('\n');
-                let (sign, painted) = match change.tag() {
-                    ChangeTag::Delete => ("-", p.op(Op::Delete, line)),
-                    ChangeTag::Insert => ("+", p.op(Op::Create, line)),
-                    ChangeTag::Equal => (" ", p.dim(line)),
-                };
-                let sign = match change.tag() {
-                    ChangeTag::Delete => p.op(Op::Delete, sign),
-                    ChangeTag::Insert => p.op(Op::Create, sign),
-                    ChangeTag::Equal => sign.to_string(),
-                };
-                let _ = writeln!(out, "        {sign} {painted}");
-            }
-        }
+    for line in super::line_diff(old, new) {
+        let Some((tag, line)) = line else {
+            let _ = writeln!(out, "        {}", p.dim("⋯"));
+            continue;
+        };
+        let (sign, painted) = match tag {
+            ChangeTag::Delete => (p.op(Op::Delete, "-"), p.op(Op::Delete, &line)),
+            ChangeTag::Insert => (p.op(Op::Create, "+"), p.op(Op::Create, &line)),
+            ChangeTag::Equal => (" ".to_string(), p.dim(&line)),
+        };
+        let _ = writeln!(out, "        {sign} {painted}");
     }
 }

@@ -2,10 +2,10 @@
 //! change, long texts as `diff` blocks. Stays under [`LIMIT`] characters (GitHub's comment limit is 65,536):
 //! past it, fields are dropped, then changes are counted instead of listed.
 
+use super::ChangeTag;
 use super::{diff_text, headline, is_long_text, kinds_of, short_value, summary_line, symbol};
 use crate::plan::{Change, Op, Plan};
 use serde_json::Value;
-use similar::TextDiff;
 use std::fmt::Write as _;
 
 pub const LIMIT: usize = 60_000;
@@ -118,9 +118,14 @@ fn change(out: &mut String, c: &Change, fields: bool) {
     out.push('\n');
     for f in texts {
         let (old, new) = (diff_text(f.old.as_ref()), diff_text(f.new.as_ref()));
-        let diff = TextDiff::from_lines(&old, &new);
         let _ = writeln!(out, "`{}`:\n\n```diff", f.field);
-        for line in diff.unified_diff().context_radius(1).to_string().lines().filter(|l| !l.starts_with("@@")) {
+        for line in super::line_diff(&old, &new) {
+            let line = match line {
+                None => "@@ ⋯ @@".to_string(),
+                Some((ChangeTag::Delete, l)) => format!("-{l}"),
+                Some((ChangeTag::Insert, l)) => format!("+{l}"),
+                Some((ChangeTag::Equal, l)) => format!(" {l}"),
+            };
             let _ = writeln!(out, "{}", line.replace("```", "'''"));
         }
         let _ = writeln!(out, "```\n");

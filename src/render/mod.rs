@@ -1,5 +1,11 @@
 //! Renderers of one [`Plan`]: `human` (terminal), `json` (machines, `schemas/plan.schema.json`) and
 //! `markdown` (pull-request comments), side by side over the same model.
+//!
+//! Text from the manifests and the account reaches a reviewer's terminal and a pull request: its control
+//! characters (C0, C1, a lone CR) and bidirectional overrides are escaped at one point, [`safe`], before the
+//! human and Markdown renderers see the plan. JSON keeps the exact values. Long texts are shown as bounded
+//! windows around each change ([`word_runs`], [`line_diff`]), so a one-word change in a 900 KB prompt is a
+//! few lines, not the prompt.
 
 pub mod human;
 pub mod markdown;
@@ -7,6 +13,8 @@ pub mod markdown;
 use crate::plan::{Change, Op, Plan};
 use crate::resources::Kind;
 use serde_json::Value;
+pub use similar::ChangeTag;
+use similar::TextDiff;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -17,10 +25,153 @@ pub enum Format {
 
 pub fn render(plan: &Plan, format: Format, color: bool) -> String {
     match format {
-        Format::Human => human::render(plan, color),
+        Format::Human => human::render(&safe(plan), color),
         Format::Json => json(plan),
-        Format::Markdown => markdown::render(plan),
+        Format::Markdown => markdown::render(&safe(plan)),
     }
+}
+
+/// The plan with every text from the manifests or the account escaped for a terminal or a Markdown
+/// comment (line breaks kept inside values, whose lines are shown as lines).
+pub fn safe(plan: &Plan) -> Plan {
+    use crate::redact::{escape_controls as one_line, escape_lines};
+    fn value(v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(escape_lines(s).into_owned()),
+            Value::Array(a) => Value::Array(a.iter().map(value).collect()),
+            Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (one_line(k).into_owned(), value(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    let text = |s: &String| one_line(s).into_owned();
+    let mut p = plan.clone();
+    for c in &mut p.changes {
+        c.key = text(&c.key);
+        c.reason = c.reason.as_ref().map(|r| escape_lines(r).into_owned());
+        c.origin = c.origin.as_ref().map(text);
+        for f in &mut c.fields {
+            f.old = f.old.as_ref().map(value);
+            f.new = f.new.as_ref().map(value);
+        }
+    }
+    for u in &mut p.unmanaged {
+        u.key = text(&u.key);
+    }
+    p.notes = p.notes.iter().map(|n| escape_lines(n).into_owned()).collect();
+    p.blocked = p.blocked.iter().map(|b| escape_lines(b).into_owned()).collect();
+    p
+}
+
+/// Characters of context kept on each side of a change in a long line.
+pub const CONTEXT: usize = 80;
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn first(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+fn last(s: &str, n: usize) -> String {
+    let len = chars(s);
+    s.chars().skip(len.saturating_sub(n)).collect()
+}
+
+/// A word diff of two one-line texts as runs of (kind of change, text), bounded: unchanged text keeps
+/// [`CONTEXT`] characters next to each change and is cut with `…` beyond; a changed run longer than four
+/// times that is cut too, saying how much was left out.
+pub fn word_runs(old: &str, new: &str) -> Vec<(ChangeTag, String)> {
+    let diff = TextDiff::configure().timeout(std::time::Duration::from_secs(2)).diff_words(old, new);
+    let mut runs: Vec<(ChangeTag, String)> = Vec::new();
+    for change in diff.iter_all_changes() {
+        match runs.last_mut() {
+            Some((tag, text)) if *tag == change.tag() => text.push_str(change.value()),
+            _ => runs.push((change.tag(), change.value().to_string())),
+        }
+    }
+    let n = runs.len();
+    runs.into_iter()
+        .enumerate()
+        .map(|(i, (tag, text))| {
+            let len = chars(&text);
+            let text = match tag {
+                ChangeTag::Equal if i == 0 && n > 1 && len > CONTEXT => format!("…{}", last(&text, CONTEXT)),
+                ChangeTag::Equal if i + 1 == n && n > 1 && len > CONTEXT => format!("{}…", first(&text, CONTEXT)),
+                ChangeTag::Equal if len > 2 * CONTEXT + 3 => {
+                    format!("{} … {}", first(&text, CONTEXT), last(&text, CONTEXT))
+                }
+                ChangeTag::Insert | ChangeTag::Delete if len > 4 * CONTEXT => {
+                    format!("{}… ({} more characters)", first(&text, 4 * CONTEXT), len - 4 * CONTEXT)
+                }
+                _ => text,
+            };
+            (tag, text)
+        })
+        .collect()
+}
+
+/// Clips a changed line and its counterpart to a window around where they differ.
+fn clip_pair(old: &str, new: &str) -> (String, String) {
+    let (a, b): (Vec<char>, Vec<char>) = (old.chars().collect(), new.chars().collect());
+    if a.len().max(b.len()) <= 2 * CONTEXT + 40 {
+        return (old.to_string(), new.to_string());
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix =
+        a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count().min(a.len().min(b.len()) - prefix);
+    let clip = |s: &[char]| {
+        let start = prefix.saturating_sub(CONTEXT);
+        let end = (s.len() - suffix + CONTEXT).min(s.len());
+        let middle: String = s[start..end].iter().collect();
+        let middle = if chars(&middle) > 6 * CONTEXT {
+            format!("{}… ({} more characters)", first(&middle, 6 * CONTEXT), chars(&middle) - 6 * CONTEXT)
+        } else {
+            middle
+        };
+        format!("{}{middle}{}", if start > 0 { "…" } else { "" }, if end < s.len() { "…" } else { "" })
+    };
+    (clip(&a), clip(&b))
+}
+
+/// A line that is shown whole only when it is short.
+fn clip_line(line: &str) -> String {
+    if chars(line) > 2 * CONTEXT + 40 {
+        format!("{}… ({} more characters)", first(line, 2 * CONTEXT), chars(line) - 2 * CONTEXT)
+    } else {
+        line.to_string()
+    }
+}
+
+/// A line diff of two texts with one line of context around each change, groups of changes separated by
+/// `None`; long lines are clipped (a changed line to a window around its change, paired with the line it
+/// replaces).
+pub fn line_diff(old: &str, new: &str) -> Vec<Option<(ChangeTag, String)>> {
+    let diff = TextDiff::configure().timeout(std::time::Duration::from_secs(2)).diff_lines(old, new);
+    let mut out = Vec::new();
+    for (g, group) in diff.grouped_ops(1).into_iter().enumerate() {
+        if g > 0 {
+            out.push(None);
+        }
+        for op in group {
+            let changes: Vec<(ChangeTag, String)> =
+                diff.iter_changes(&op).map(|c| (c.tag(), c.value().trim_end_matches('\n').to_string())).collect();
+            let deleted: Vec<&String> =
+                changes.iter().filter(|(t, _)| *t == ChangeTag::Delete).map(|(_, l)| l).collect();
+            let inserted: Vec<&String> =
+                changes.iter().filter(|(t, _)| *t == ChangeTag::Insert).map(|(_, l)| l).collect();
+            if deleted.len() == inserted.len() && !deleted.is_empty() {
+                // A replaced block: each old line clipped against the new line that replaces it.
+                let pairs: Vec<(String, String)> =
+                    deleted.iter().zip(&inserted).map(|(a, b)| clip_pair(a, b)).collect();
+                out.extend(pairs.iter().map(|(a, _)| Some((ChangeTag::Delete, a.clone()))));
+                out.extend(pairs.into_iter().map(|(_, b)| Some((ChangeTag::Insert, b))));
+            } else {
+                out.extend(changes.into_iter().map(|(t, l)| Some((t, clip_line(&l)))));
+            }
+        }
+    }
+    out
 }
 
 /// The plan as versioned JSON (`format_version`), the same document `--out` saves.
@@ -30,7 +181,7 @@ pub fn json(plan: &Plan) -> String {
     s
 }
 
-/// `create agent "Sales"`, `start campaign "Spring"`.
+/// `create agent "Sales"`, `start campaign "Spring"` (the key's control characters escaped).
 pub fn headline(c: &Change) -> String {
     let verb = match c.op {
         Op::Create => "create",
@@ -40,7 +191,7 @@ pub fn headline(c: &Change) -> String {
         Op::Refused => "refused:",
     };
     let id = c.id.map(|id| format!(" (id {id})")).unwrap_or_default();
-    format!("{verb} {} \"{}\"{id}", c.kind.singular(), c.key)
+    format!("{verb} {} \"{}\"{id}", c.kind.singular(), crate::redact::escape_controls(&c.key))
 }
 
 pub fn symbol(op: Op) -> &'static str {

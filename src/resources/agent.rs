@@ -143,8 +143,11 @@ impl Resource for Agents {
     }
 }
 
+/// Guidelines compared as a map of trimmed values; an empty value is no value (servers trim strings and
+/// store `""` as null).
 fn guidelines<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> Value {
-    let map: BTreeMap<&str, &str> = pairs.map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let map: BTreeMap<String, String> =
+        pairs.filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| (k.clone(), super::common::nfc(v.trim()))).collect();
     json!(map)
 }
 

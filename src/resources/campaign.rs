@@ -334,12 +334,13 @@ impl Managed for CampaignSpec {
             channels: !present.is_empty(),
             lists: names(|a| !a.lists.is_empty()),
             segments: names(|a| !a.segments.is_empty()),
+            ..LookupNeeds::default()
         }
     }
 
     fn export_lookups(live: &[LiveCampaign]) -> LookupNeeds {
         let any = !live.is_empty();
-        LookupNeeds { channels: any, lists: any, segments: any }
+        LookupNeeds { channels: any, lists: any, segments: any, ..LookupNeeds::default() }
     }
 
     fn refuse_update(&self, live: &LiveCampaign, changed: &[&str]) -> Option<String> {

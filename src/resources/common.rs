@@ -212,12 +212,19 @@ impl JsonSchema for SecretRef {
 /// Collects problems and knows the prompts, for the per-entry checks.
 pub struct Checks<'a> {
     pub problems: Vec<Problem>,
+    /// What may be wrong but only the account can tell (an event outside the assumed catalogue): shown by
+    /// `validate`, checked against the account at plan time.
+    pub warnings: Vec<Problem>,
     pub prompts: &'a indexmap::IndexMap<String, Text>,
 }
 
 impl Checks<'_> {
     pub fn push(&mut self, p: Problem) {
         self.problems.push(p);
+    }
+
+    pub fn warn(&mut self, p: Problem) {
+        self.warnings.push(p);
     }
 
     /// A name or title: present, non-empty, at most 255 characters (the API's limit).
@@ -279,22 +286,36 @@ pub fn https_problem(url: &str) -> Option<(&'static str, &'static str)> {
     None
 }
 
+/// Unicode NFC: the composed form, so that text that looks the same compares the same.
+pub fn nfc(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfc().collect()
+}
+
+/// A looser form for "did you mean": NFKC, case folded, surrounding space trimmed. Two keys equal in this
+/// form but not in their comparison form look alike to a person.
+pub fn look_alike(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.trim().nfkc().collect::<String>().to_lowercase()
+}
+
 /// An object's managed fields in canonical form, in display order. Both sides of a diff are reduced to this,
 /// so that equal configurations compare equal whatever the server's defaults and orderings.
 pub type Fields = Vec<(&'static str, serde_json::Value)>;
 
-/// Canonical long text: CRLF → LF and trailing whitespace dropped (files end with a newline, the API may
-/// trim it). An empty text is null, as the API stores it.
+/// Canonical long text: CRLF → LF, NFC, and leading and trailing whitespace dropped (files end with a
+/// newline; Laravel-style servers trim every string they receive, `TrimStrings`). An empty text is null, as
+/// such servers store it (`ConvertEmptyStringsToNull`).
 pub fn canon_text(s: Option<&str>) -> serde_json::Value {
     match s.map(|t| t.replace("\r\n", "\n")) {
-        Some(t) if !t.trim().is_empty() => serde_json::Value::String(t.trim_end().to_string()),
+        Some(t) if !t.trim().is_empty() => serde_json::Value::String(nfc(t.trim())),
         _ => serde_json::Value::Null,
     }
 }
 
-/// A short text (name, title): kept as is but for surrounding whitespace.
+/// A short text (name, title): NFC, surrounding whitespace dropped.
 pub fn canon_short(s: &str) -> serde_json::Value {
-    serde_json::Value::String(s.trim().to_string())
+    serde_json::Value::String(nfc(s.trim()))
 }
 
 /// A set of ids, sorted and without repeats.

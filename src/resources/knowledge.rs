@@ -362,6 +362,13 @@ impl Managed for KnowledgeEntrySpec {
         })
     }
 
+    /// `document` and `voice` entries are made by file upload: skyform can never re-create them.
+    fn unmanageable(l: &LiveKnowledgeEntry) -> Option<String> {
+        KnowledgeType::parse(&l.kind)
+            .is_none_or(|k| k.body_field().is_none())
+            .then(|| format!("a `{}` entry, created by file upload, which skyform does not manage", l.kind))
+    }
+
     fn refuse_update(&self, live: &LiveKnowledgeEntry, changed: &[&str]) -> Option<String> {
         changed.contains(&"type").then(|| {
             format!(

@@ -256,10 +256,10 @@ pub trait Resource: Send + Sync + 'static {
     fn created_at(_live: &Self::Live) -> Option<time::OffsetDateTime> {
         None
     }
-    /// The form natural keys are compared in, on both sides: surrounding space trimmed; kinds may fold more
-    /// (team emails fold case).
+    /// The form natural keys are compared in, on both sides: Unicode NFC (a decomposed `Café` is the
+    /// composed one), surrounding space trimmed; kinds may fold more (team emails fold case).
     fn match_key(key: &str) -> String {
-        key.trim().to_string()
+        common::nfc(key.trim())
     }
     /// The fields every read of the object carries (list item or single GET) that change when anyone
     /// edits it: what a saved plan's fingerprint covers, with the managed fields where they were read.
@@ -272,6 +272,8 @@ pub struct Lookups {
     pub channels: Vec<lookup::Channel>,
     pub lists: Vec<lookup::ContactList>,
     pub segments: Vec<lookup::ContactList>,
+    /// The account's webhook event catalogue (names).
+    pub events: Vec<String>,
 }
 
 /// Which lookups a kind's entries need (read once per run, only for kinds in scope).
@@ -280,6 +282,7 @@ pub struct LookupNeeds {
     pub channels: bool,
     pub lists: bool,
     pub segments: bool,
+    pub events: bool,
 }
 
 impl LookupNeeds {
@@ -288,6 +291,7 @@ impl LookupNeeds {
             channels: self.channels || o.channels,
             lists: self.lists || o.lists,
             segments: self.segments || o.segments,
+            events: self.events || o.events,
         }
     }
 }
@@ -322,6 +326,11 @@ pub trait Managed:
     }
     /// Why an update of this live object cannot be done (a running campaign, a changed KB type).
     fn refuse_update(&self, _live: &<Self::R as Resource>::Live, _changed: &[&str]) -> Option<String> {
+        None
+    }
+    /// Why this live object is outside what skyform manages (a knowledge entry made by file upload): it is
+    /// never matched by name, never pruned, and deleted only by an `ensure: absent` entry pinned to its id.
+    fn unmanageable(_live: &<Self::R as Resource>::Live) -> Option<String> {
         None
     }
     /// Why this live object cannot be deleted (a running campaign).

@@ -108,7 +108,7 @@ impl Resource for Team {
     }
     /// Emails are logins: the API refuses `LAYLA@x` when `layla@x` exists ([doc] unique email).
     fn match_key(key: &str) -> String {
-        key.trim().to_lowercase()
+        super::common::nfc(key.trim()).to_lowercase()
     }
     fn summary(l: &LiveTeamMember) -> Value {
         json!({"id": l.id, "email": l.email, "name": l.name, "role": l.role, "status": l.status})

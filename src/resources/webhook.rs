@@ -4,7 +4,7 @@
 //! hands it to the secrets sink (`--secrets-out` or `--secrets-cmd`). Rotating it is an act:
 //! `skyform rotate webhooks/NAME`, or `apply --rotate webhooks/NAME`, which the plan shows.
 
-use super::{https_problem, Checks, Ensure, Entry, Lookups, Managed, Origin, Resource};
+use super::{https_problem, Checks, Ensure, Entry, LookupNeeds, Lookups, Managed, Origin, Resource};
 use crate::source::Problem;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -106,13 +106,19 @@ impl Entry for WebhookSpec {
         for (i, e) in events.iter().enumerate() {
             let at = format!("events.{i}");
             if !EVENTS.contains(&e.as_str()) {
+                // The real catalogue is not published: only the account can say. A warning here, checked
+                // against `GET /webhooks/events` at plan time.
                 let hint = match crate::source::closest(e, EVENTS) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => "the catalogue is served by GET /webhooks/events".to_string(),
+                    Some(best) => format!("did you mean `{best}`? (plan checks it against the account's catalogue)"),
+                    None => "plan checks it against the account's catalogue, GET /webhooks/events".to_string(),
                 };
-                c.push(o.problem(&at, format!("unknown event `{e}`")).hint(hint).len(e.chars().count()));
+                c.warn(
+                    o.problem(&at, format!("event `{e}` is not in the catalogue skyform knows"))
+                        .hint(hint)
+                        .len(e.chars().count()),
+                );
             } else if events[..i].contains(e) {
-                c.push(o.problem(&at, format!("event `{e}` is listed twice")));
+                c.push(o.problem(&at, format!("event `{e}` is listed twice")).len(e.chars().count()));
             }
         }
         if self.rotate_secret.is_some() {
@@ -170,10 +176,37 @@ impl Resource for Webhooks {
     }
 }
 
+impl WebhookSpec {
+    /// Every event in the account's catalogue, when it was read.
+    fn check_events(&self, lookups: &Lookups) -> Result<(), Problem> {
+        if lookups.events.is_empty() {
+            return Ok(());
+        }
+        for (i, e) in self.events.iter().flatten().enumerate() {
+            if !lookups.events.iter().any(|k| k == e) {
+                let known: Vec<&str> = lookups.events.iter().map(String::as_str).collect();
+                let p = self
+                    .origin
+                    .problem(
+                        &format!("events.{i}"),
+                        format!("unknown event `{e}`: the account's catalogue does not have it"),
+                    )
+                    .len(e.chars().count());
+                return Err(match crate::source::closest(e, &known) {
+                    Some(best) => p.hint(format!("did you mean `{best}`?")),
+                    None => p.hint("the account's events are listed by GET /webhooks/events"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Managed for WebhookSpec {
     type R = Webhooks;
 
-    fn desired(&self, _: &Lookups) -> Result<super::Fields, Problem> {
+    fn desired(&self, lookups: &Lookups) -> Result<super::Fields, Problem> {
+        self.check_events(lookups)?;
         let events: BTreeSet<&str> = self.events.iter().flatten().map(String::as_str).collect();
         Ok(vec![
             ("name", super::canon_short(&self.name)),
@@ -190,6 +223,11 @@ impl Managed for WebhookSpec {
         body.insert("events".into(), json!(self.events.clone().unwrap_or_default()));
         body.insert("is_active".into(), self.is_active.unwrap_or(true).into());
         Ok(body)
+    }
+
+    /// The account's event catalogue, to check event names against (what the API accepts, [doc]).
+    fn lookups(entries: &[&Self]) -> LookupNeeds {
+        LookupNeeds { events: entries.iter().any(|e| e.ensure.is_present()), ..LookupNeeds::default() }
     }
 
     fn from_live(l: &LiveWebhook, _: &Lookups) -> Result<Self, String> {

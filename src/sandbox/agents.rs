@@ -144,6 +144,8 @@ fn guidelines(c: &mut Check) -> Option<BTreeMap<String, String>> {
                     Value::String(s) => {
                         out.insert(k.clone(), s.clone());
                     }
+                    // [assumed] `response_guidelines.*` is nullable: a null value is no value.
+                    Value::Null => {}
                     _ => c.errors.add(
                         &format!("response_guidelines.{k}"),
                         format!("The response_guidelines.{k} field must be a string."),

@@ -83,6 +83,7 @@ async fn handle(app: App, req: Request, next: Next) -> (Response, bool) {
             if delay > 0 {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
+            let bytes = if app.config.quirks.trim_strings { trim_strings(bytes) } else { bytes };
             let req = Request::from_parts(parts, Body::from(bytes.clone()));
             let (response, injected) = match injection.status {
                 Some(status) => (injected_response(status, &injection), true),
@@ -162,6 +163,28 @@ fn injected_response(status: StatusCode, injection: &Injection) -> Response {
         res.headers_mut().insert("retry-after", HeaderValue::from(secs));
     }
     res
+}
+
+/// Laravel's `TrimStrings` (passwords excepted) and `ConvertEmptyStringsToNull`, on a JSON body.
+fn trim_strings(bytes: axum::body::Bytes) -> axum::body::Bytes {
+    fn walk(v: &mut Value, key: Option<&str>) {
+        match v {
+            Value::String(s) if !matches!(key, Some("password" | "password_confirmation" | "current_password")) => {
+                let t = s.trim();
+                *v = if t.is_empty() { Value::Null } else { Value::String(t.to_string()) };
+            }
+            Value::Object(m) => m.iter_mut().for_each(|(k, v)| walk(v, Some(k))),
+            Value::Array(a) => a.iter_mut().for_each(|v| walk(v, None)),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut v) => {
+            walk(&mut v, None);
+            axum::body::Bytes::from(v.to_string())
+        }
+        Err(_) => bytes,
+    }
 }
 
 fn redacted_body(bytes: &[u8]) -> Option<Value> {

@@ -114,11 +114,20 @@ pub struct Quirks {
     pub extra_fields: bool,
     /// Serves `GET /webhooks` paginated (older docs), instead of the whole list (newer docs).
     pub webhooks_paginated: bool,
+    /// Laravel's default middleware: every string of a request body trimmed (`TrimStrings`, passwords
+    /// excepted) and `""` turned into null (`ConvertEmptyStringsToNull`), before validation.
+    pub trim_strings: bool,
 }
 
 impl Default for Quirks {
     fn default() -> Self {
-        Quirks { max_per_page: 100, utc_offset_minutes: 0, extra_fields: false, webhooks_paginated: false }
+        Quirks {
+            max_per_page: 100,
+            utc_offset_minutes: 0,
+            extra_fields: false,
+            webhooks_paginated: false,
+            trim_strings: false,
+        }
     }
 }
 

@@ -129,9 +129,17 @@ impl Problems {
 
     /// The text a person reads: each problem with its line and caret, then a count.
     pub fn render(&self) -> String {
+        self.render_as("problem")
+    }
+
+    /// [`Problems::render`], counting them as `what` (`warning`). Quoted lines have their control
+    /// characters escaped: a manifest cannot redraw the reader's terminal.
+    pub fn render_as(&self, what: &str) -> String {
         let mut out = String::new();
         for p in &self.list {
-            let _ = writeln!(out, "{}: {}", p.location(), p.message);
+            // Warnings say so on their own line: they go to stderr next to errors from other steps.
+            let tag = if what == "problem" { String::new() } else { format!("{what}: ") };
+            let _ = writeln!(out, "{}: {tag}{}", p.location(), crate::redact::escape_controls(&p.message));
             if let (Some(pos), Some(text)) = (p.pos, self.sources.get(&p.file)) {
                 if let Some(line) = text.lines().nth((pos.line as usize).saturating_sub(1)) {
                     let n = pos.line.to_string();
@@ -139,23 +147,27 @@ impl Problems {
                     let shown: String = line.chars().take(200).collect::<String>().replace('\t', " ");
                     let indent: String =
                         shown.chars().take((pos.col as usize).saturating_sub(1)).map(|_| ' ').collect();
-                    let _ = writeln!(out, "    {n} | {shown}");
+                    let _ = writeln!(out, "    {n} | {}", crate::redact::escape_controls(&shown));
                     let _ = writeln!(out, "    {pad} | {indent}{}", "^".repeat(p.len.min(120)));
                 }
             }
             if let Some(h) = &p.hint {
-                let _ = writeln!(out, "  hint: {h}");
+                let _ = writeln!(out, "  hint: {}", crate::redact::escape_controls(h));
             }
         }
-        let _ = writeln!(out, "{}", self.count_line());
+        let _ = writeln!(out, "{}", self.count_of(what));
         out
     }
 
     /// `2 problems in 1 file`.
     pub fn count_line(&self) -> String {
+        self.count_of("problem")
+    }
+
+    fn count_of(&self, what: &str) -> String {
         let files: std::collections::BTreeSet<_> = self.list.iter().map(|p| &p.file).collect();
         format!(
-            "{} problem{} in {} file{}",
+            "{} {what}{} in {} file{}",
             self.list.len(),
             if self.list.len() == 1 { "" } else { "s" },
             files.len(),

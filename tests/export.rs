@@ -24,15 +24,24 @@ fn tempdir(name: &str) -> PathBuf {
 
 /// Exports `live` into a fresh folder, loads it back, plans it against the same account.
 async fn round_trip(live: Value, name: &str) -> (PathBuf, skyform::plan::Plan) {
-    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap();
+    round_trip_with(live, name, SandboxConfig { rate_limit: 100_000, ..test_config() }).await.0
+}
+
+/// [`round_trip`] against a sandbox configured as given; also returns what export left out.
+async fn round_trip_with(
+    live: Value,
+    name: &str,
+    config: SandboxConfig,
+) -> ((PathBuf, skyform::plan::Plan), Vec<String>) {
+    let sandbox = Sandbox::start(config, seed(live)).await.unwrap();
     let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
     let out = tempdir(name);
-    export(&client, &ExportOptions { out: out.clone(), kinds: vec![], force: false }).await.unwrap();
+    let report = export(&client, &ExportOptions { out: out.clone(), kinds: vec![], force: false }).await.unwrap();
     let set = manifest::load(std::slice::from_ref(&out), &|_| None).unwrap_or_else(|p| panic!("{}", p.render()));
     sandbox.clear_requests();
     let plan = build(&set, &client, &PlanOptions::default()).await.unwrap();
     assert!(sandbox.requests().iter().all(|r| r.method == "GET"));
-    (out, plan)
+    ((out, plan), report.skipped)
 }
 
 fn rich_account() -> Value {
@@ -99,6 +108,38 @@ async fn a_rich_account_round_trips_to_no_changes() {
     );
     let hooks = std::fs::read_to_string(out.join("webhooks.yaml")).unwrap();
     assert!(!hooks.contains("whsec_"), "no secrets");
+}
+
+/// What the API holds but a manifest is stricter about: export either writes it so that it validates and
+/// plans no changes, or leaves it out with a warning naming the object.
+#[tokio::test]
+async fn odd_live_values_export_to_manifests_that_validate_or_are_left_out_by_name() {
+    let mut live = common::lookups();
+    live["agents"] = json!([
+        {"name": "Blank", "system_prompt": "   "},
+        {"name": "Empty", "system_prompt": ""},
+        {"name": "Merge", "system_prompt": "p", "response_guidelines": {"<<": "merge-looking key", "*alias": "&anchor", "on": "no"}},
+        {"name": "Cafe\u{301} Bot", "system_prompt": "Indented:\n    code\n", "instruction_prompt": "\n\nleading blank lines"},
+        {"name": "Esc \u{1b}[1A\u{1b}[2K", "system_prompt": "bidi \u{202e}txet"}
+    ]);
+    live["webhooks"] = json!([
+        {"name": "Tags", "url": "https://crm.example/h", "events": ["contact.tagged", "message.sent"]}
+    ]);
+    let mut config = SandboxConfig { rate_limit: 100_000, ..test_config() };
+    config.quirks.extra_events = vec!["contact.tagged".into()];
+    let ((out, plan), skipped) = round_trip_with(live, "odd", config).await;
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(skipped.iter().any(|s| s.contains("agent \"Blank\" (id 1) has a blank system prompt")), "{skipped:?}");
+    assert!(skipped.iter().any(|s| s.contains("agent \"Empty\" (id 2)")), "{skipped:?}");
+    let agents = std::fs::read_to_string(out.join("agents.yaml")).unwrap();
+    assert!(agents.contains("'<<': merge-looking key"), "quoted, so it is not a merge key:\n{agents}");
+    let hooks = std::fs::read_to_string(out.join("webhooks.yaml")).unwrap();
+    assert!(hooks.contains("contact.tagged"), "{hooks}");
+    // And validate agrees from the command line: the unknown event is only a warning offline.
+    let v = Command::new(BIN).args(["validate"]).arg(&out).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    assert!(String::from_utf8_lossy(&v.stderr).contains("warning: event `contact.tagged`"));
 }
 
 fn files_of(dir: &Path) -> Vec<(String, String)> {

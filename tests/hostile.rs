@@ -320,6 +320,51 @@ fn upper_case_extensions_are_manifests_and_other_yaml_can_be_ignored() {
     assert!(text(&out).contains("1 webhook") && text(&out).contains("(0 prompts, 2 files)"), "{}", text(&out));
 }
 
+#[test]
+fn prune_deletes_only_what_no_file_declares_and_is_refused_while_a_yaml_file_is_not_read() {
+    let dir = tempdir("prune-discovery");
+    let live = r#"{"webhooks": [
+        {"name": "C", "url": "https://c.test", "events": ["message.sent"]},
+        {"name": "D", "url": "https://d.test", "events": ["message.sent"]}]}"#;
+    std::fs::create_dir_all(dir.join("m")).unwrap();
+    std::fs::write(dir.join("m/sandbox.json"), live).unwrap();
+    std::fs::write(dir.join("m/C.YAML"), "webhooks:\n  - name: C\n    url: https://c.test\n    events: [message.sent]\n")
+        .unwrap();
+    std::fs::write(dir.join("m/settings.Yml"), "settings:\n  prune: [webhooks]\n").unwrap();
+    let plan = |dir: &Path| skyform(&["plan", "m", "--sandbox", "--format", "json"], dir, &[]);
+    let out = plan(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changes: Vec<String> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["op"].as_str().unwrap(), c["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(changes, ["delete D"], "C is declared by C.YAML and kept");
+
+    // A hidden YAML file is not read: said so, and prune is refused until it is dealt with.
+    std::fs::create_dir_all(dir.join("m/.old")).unwrap();
+    std::fs::write(dir.join("m/.old/d.yaml"), "webhooks:\n  - name: D\n    url: https://d.test\n    events: [message.sent]\n")
+        .unwrap();
+    let out = plan(&dir);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains(r#""file": "m/.old/d.yaml""#) && all.contains("prune (webhooks) is refused: this hidden YAML file was not read"), "{all}");
+    let out = skyform(&["validate", "m"], &dir, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).contains("m/.old/d.yaml: warning: a hidden YAML file"), "{}", text(&out));
+
+    // Listing it in .skyformignore is the documented way to say it holds no manifests.
+    std::fs::write(dir.join("m/.skyformignore"), ".old/\n").unwrap();
+    let out = plan(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // `.git` is never entered.
+    std::fs::create_dir_all(dir.join("m/.git")).unwrap();
+    std::fs::write(dir.join("m/.git/config.yaml"), "x: 1\n").unwrap();
+    assert_eq!(plan(&dir).status.code(), Some(0));
+}
+
 // ------------------------------------------------------------------------------------------ interpolation
 
 #[test]

@@ -44,6 +44,9 @@ pub struct Args {
     /// Trim every string of a request body and store "" as null, as Laravel's default middleware does.
     #[arg(long)]
     trim_strings: bool,
+    /// An event the account's catalogue has beyond the assumed 30, e.g. contact.tagged (repeatable).
+    #[arg(long, value_name = "EVENT")]
+    extra_event: Vec<String>,
     /// A fault rule as JSON, e.g. '{"method":"POST","path":"/api/v1/webhooks","drop":true}' (repeatable).
     #[arg(long, value_name = "JSON")]
     fault: Vec<String>,
@@ -99,6 +102,7 @@ pub fn run(args: Args) -> Result<i32> {
             extra_fields: args.extra_fields,
             webhooks_paginated: args.paginate_webhooks,
             trim_strings: args.trim_strings,
+            extra_events: args.extra_event,
         },
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?;

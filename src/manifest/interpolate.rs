@@ -267,4 +267,64 @@ mod tests {
             assert!(secret_reference(bad).is_err(), "{bad}");
         }
     }
+
+    /// The grammar over any input: `$$` escapes round-trip, a used default is the escaped text it holds,
+    /// nothing panics, and a `${` reaches the output only when the input wrote it as `$${`.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Text built from the grammar's own pieces, so the interesting cases are common.
+        fn grammar_text() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("$".to_string()),
+                Just("$$".to_string()),
+                Just("${".to_string()),
+                Just("}".to_string()),
+                Just(":-".to_string()),
+                Just("HOST".to_string()),
+                Just("UNSET".to_string()),
+                Just("${HOST}".to_string()),
+                Just("${UNSET:-".to_string()),
+                "[a-z é{}:-]{0,4}",
+            ];
+            proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+        }
+
+        fn escape(s: &str) -> String {
+            s.replace('$', "$$")
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn escaped_text_round_trips(s in any::<String>()) {
+                prop_assert_eq!(run(&escape(&s)).unwrap(), s);
+            }
+
+            #[test]
+            fn a_used_default_is_its_text_unescaped(s in any::<String>()) {
+                // `}` ends a default; text holding one is covered by the property below.
+                prop_assume!(!s.contains('}'));
+                prop_assert_eq!(run(&format!("${{UNSET:-{}}}", escape(&s))).unwrap(), s.clone());
+                prop_assert_eq!(run(&format!("${{UNSET:-${{ALSO:-{}}}}}", escape(&s))).unwrap(), s.clone());
+                prop_assert_eq!(run(&format!("${{HOST:-{}}}", escape(&s))).unwrap(), "crm.example");
+            }
+
+            #[test]
+            fn no_literal_reference_reaches_the_output(s in grammar_text()) {
+                // Never panics; on success a `${` in the output was written `$${` in the input (the one
+                // variable's value has no `$`).
+                if let Ok(out) = run(&s) {
+                    if out.contains("${") {
+                        prop_assert!(s.contains("$${"), "{s:?} gave {out:?}");
+                    }
+                    if !s.contains('$') {
+                        prop_assert_eq!(out, s);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -49,8 +49,12 @@ pub struct ManifestSet {
     pub files: Vec<PathBuf>,
     /// Their texts, to quote lines in later problems (unresolvable names at plan time).
     pub sources: std::collections::BTreeMap<PathBuf, String>,
-    /// What only the account can settle (checked again at plan time); `validate` shows them.
+    /// What only the account can settle (checked again at plan time), and files not read; `validate`
+    /// shows them, plans carry them as notes.
     pub warnings: Problems,
+    /// YAML-looking files under a folder that were not read (hidden names, not in `.skyformignore`).
+    /// Prune is refused while there are any: they may declare what would be deleted.
+    pub skipped: Vec<PathBuf>,
 }
 
 impl std::ops::Deref for ManifestSet {
@@ -106,7 +110,8 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     let mut prompt_origins: HashMap<String, Origin> = HashMap::new();
     let vars = interpolate::Vars { env, api_key: env(crate::vars::API_KEY_VAR).filter(|k| !k.trim().is_empty()) };
 
-    for (root, file) in manifest_files(paths, &mut problems) {
+    let mut skipped = Vec::new();
+    for (root, file) in manifest_files(paths, &mut problems, &mut skipped) {
         set.files.push(file.clone());
         let Some(text) = read_text(&file, &root, MAX_MANIFEST_BYTES, "manifest", &mut problems) else {
             continue;
@@ -157,6 +162,13 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
         warnings.keep_source(file, text);
     }
     checks.warnings.into_iter().for_each(|p| warnings.push(p));
+    for file in &skipped {
+        warnings.push(
+            Problem::file(file, "a hidden YAML file: it is not read as a manifest, and prune is refused while it is here")
+                .hint(format!("if it holds manifests, rename it without the leading dot; if not, list it in {IGNORE_FILE}")),
+        );
+    }
+    set.skipped = skipped;
     warnings.sort();
     set.warnings = warnings;
 
@@ -213,7 +225,7 @@ pub fn looks_like_yaml(path: &Path) -> bool {
 /// Nothing is narrowed silently: a YAML-named entry that cannot be a manifest (not a regular file, a
 /// symlink leading outside the root, unreadable) and a folder that cannot be read are problems that name
 /// them. What is deliberately not a manifest: names starting with `.` and what `.skyformignore` lists.
-fn manifest_files(paths: &[PathBuf], problems: &mut Problems) -> Vec<(PathBuf, PathBuf)> {
+fn manifest_files(paths: &[PathBuf], problems: &mut Problems, skipped: &mut Vec<PathBuf>) -> Vec<(PathBuf, PathBuf)> {
     let mut out = Vec::new();
     for path in paths {
         match std::fs::metadata(path) {
@@ -223,7 +235,7 @@ fn manifest_files(paths: &[PathBuf], problems: &mut Problems) -> Vec<(PathBuf, P
             ),
             Ok(m) if m.is_dir() => {
                 let before = out.len();
-                walk(path, &mut out, problems);
+                walk(path, &mut out, problems, skipped);
                 if out.len() == before && problems.is_empty() {
                     problems.push(Problem::file(path, "no *.yaml or *.yml manifests in this folder").hint(format!(
                         "write manifests here, or adopt an existing account with `skyform export --out {}`",
@@ -244,8 +256,9 @@ fn manifest_files(paths: &[PathBuf], problems: &mut Problems) -> Vec<(PathBuf, P
     out
 }
 
-/// The folder walk: `.skyformignore` honoured, hidden names skipped, symlinks followed only inside `root`.
-fn walk(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, problems: &mut Problems) {
+/// The folder walk: `.skyformignore` honoured, `.git` never entered, YAML under other hidden names
+/// reported in `skipped` (never silently left out), symlinks followed only inside `root`.
+fn walk(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, problems: &mut Problems, skipped: &mut Vec<PathBuf>) {
     let Ok(real_root) = std::fs::canonicalize(root) else {
         problems.push(Problem::file(root, "cannot read this folder"));
         return;
@@ -254,11 +267,14 @@ fn walk(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, problems: &mut Problems)
     let sink = refused.clone();
     let walker = ignore::WalkBuilder::new(root)
         .standard_filters(false)
-        .hidden(true)
+        .hidden(false)
         .follow_links(true)
         .add_custom_ignore_filename(IGNORE_FILE)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |e| {
+            if e.depth() > 0 && e.file_name() == ".git" {
+                return false;
+            }
             if !e.path_is_symlink() {
                 return true;
             }
@@ -293,7 +309,13 @@ fn walk(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, problems: &mut Problems)
                 if kind.is_dir() || !looks_like_yaml(e.path()) {
                     continue;
                 }
-                if kind.is_file() {
+                let hidden = e
+                    .path()
+                    .strip_prefix(root)
+                    .is_ok_and(|rel| rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')));
+                if hidden {
+                    skipped.push(e.into_path());
+                } else if kind.is_file() {
                     found.push(e.into_path());
                 } else {
                     problems.push(

@@ -595,6 +595,22 @@ fn assemble(outcomes: Vec<KindOutcome>) -> Vec<Change> {
 pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let mut prune = set.settings.prune.clone();
     prune.extend(opts.prune.iter().copied());
+    // A file that was not read may declare what prune would delete: refuse before reading the account.
+    if !prune.is_empty() && !set.skipped.is_empty() {
+        let kinds: Vec<&str> = prune.iter().map(|k| k.as_str()).collect();
+        let list = set
+            .skipped
+            .iter()
+            .map(|f| {
+                Problem::file(f, format!("prune ({}) is refused: this hidden YAML file was not read", kinds.join(", ")))
+                    .hint(format!(
+                        "rename it without the leading dot if it holds manifests, or list it in {}",
+                        crate::manifest::IGNORE_FILE
+                    ))
+            })
+            .collect();
+        return Err(PlanError::Problems(set.problems(list)));
+    }
     let scope = Scope { opts, prune };
 
     let mut needs = LookupNeeds::default();
@@ -635,7 +651,12 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
         }
     }
     let unmanaged = outcomes.iter().flat_map(|o| o.unmanaged.iter().cloned()).collect();
-    let notes = outcomes.iter().flat_map(|o| o.notes.iter().cloned()).collect();
+    // Files not read travel with the plan, so a pull-request comment shows them too. (Offline event
+    // warnings do not: the account's catalogue has settled them.)
+    let warnings = set.skipped.iter().map(|f| {
+        format!("{}: a hidden YAML file, not read; list it in {} if it holds no manifests", f.display(), crate::manifest::IGNORE_FILE)
+    });
+    let notes = warnings.chain(outcomes.iter().flat_map(|o| o.notes.iter().cloned())).collect();
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
         manifest_digest: manifest_digest(set),

@@ -117,6 +117,8 @@ pub struct Quirks {
     /// Laravel's default middleware: every string of a request body trimmed (`TrimStrings`, passwords
     /// excepted) and `""` turned into null (`ConvertEmptyStringsToNull`), before validation.
     pub trim_strings: bool,
+    /// Events this account's catalogue has beyond the assumed 30 (the real catalogue is not published).
+    pub extra_events: Vec<String>,
 }
 
 impl Default for Quirks {
@@ -127,6 +129,7 @@ impl Default for Quirks {
             extra_fields: false,
             webhooks_paginated: false,
             trim_strings: false,
+            extra_events: Vec::new(),
         }
     }
 }

@@ -200,8 +200,14 @@ async fn list(State(app): State<App>, Query(q): Query<HashMap<String, String>>) 
     Reply::ok(json!(items), "Webhooks retrieved successfully.")
 }
 
-async fn events() -> Reply {
-    let data: Vec<Value> = EVENTS
+/// The catalogue: the assumed 30 and any `Quirks::extra_events`.
+fn catalogue(app: &App) -> Vec<(String, String)> {
+    let extra = app.config.quirks.extra_events.iter().map(|e| (e.clone(), String::new()));
+    EVENTS.iter().map(|(n, d)| (n.to_string(), d.to_string())).chain(extra).collect()
+}
+
+async fn events(State(app): State<App>) -> Reply {
+    let data: Vec<Value> = catalogue(&app)
         .iter()
         .map(|(name, description)| {
             let resource = name.split('.').next().unwrap_or_default();
@@ -229,7 +235,8 @@ struct Input {
     is_active: Option<bool>,
 }
 
-fn read_input(body: &serde_json::Map<String, Value>, creating: bool) -> Result<Input, ApiError> {
+fn read_input(app: &App, body: &serde_json::Map<String, Value>, creating: bool) -> Result<Input, ApiError> {
+    let catalogue = catalogue(app);
     let mut c = Check::new(body);
     let presence = if creating { Presence::Required } else { Presence::Sometimes };
     let name = c.string("name", presence, 255);
@@ -237,7 +244,7 @@ fn read_input(body: &serde_json::Map<String, Value>, creating: bool) -> Result<I
     let events = c.string_array("events", creating || c.present("events"));
     if let Some(list) = &events {
         for (i, e) in list.iter().enumerate() {
-            if !EVENTS.iter().any(|(n, _)| n == e) {
+            if !catalogue.iter().any(|(n, _)| n == e) {
                 c.errors.add(&format!("events.{i}"), format!("The selected events.{i} is invalid."));
             } else if list[..i].contains(e) {
                 c.errors.add(&format!("events.{i}"), format!("The events.{i} field has a duplicate value."));
@@ -250,7 +257,7 @@ fn read_input(body: &serde_json::Map<String, Value>, creating: bool) -> Result<I
 }
 
 async fn create(State(app): State<App>, body: Bytes) -> Result<Reply, ApiError> {
-    let input = read_input(&parse_object(&body)?, true)?;
+    let input = read_input(&app, &parse_object(&body)?, true)?;
     let now = Timestamp::now();
     let mut store = app.store();
     let webhook = Webhook {
@@ -276,7 +283,7 @@ async fn update(State(app): State<App>, Path(id): Path<String>, body: Bytes) -> 
     let body = parse_object(&body)?;
     let mut store = app.store();
     let i = find(&store.webhooks, &id)?;
-    let input = read_input(&body, false)?;
+    let input = read_input(&app, &body, false)?;
     let w = &mut store.webhooks[i];
     if let Field::Value(n) = input.name {
         w.name = n;

@@ -537,3 +537,128 @@ async fn a_plan_targeted_at_agents_reads_no_lookups() {
         assert_eq!(out.requests.iter().filter(|r| r.path == lookup).count(), 1, "{lookup}");
     }
 }
+
+// ------------------------------------------------------------------ listings that are not one snapshot
+
+/// 150 members, all declared: a member missed by a listing would be planned as a create (a duplicate).
+fn team_of(n: usize) -> (Value, String) {
+    let members: Vec<Value> =
+        (0..n).map(|i| json!({"name": format!("M{i}"), "email": format!("m{i}@a.test"), "role": "agent"})).collect();
+    let mut yaml = "team:\n".to_string();
+    for i in 0..n {
+        yaml.push_str(&format!("  - email: m{i}@a.test\n    name: M{i}\n    role: agent\n"));
+    }
+    (json!({"team": members}), yaml)
+}
+
+/// Starts a plan of `yaml` against `live` whose page 1 of `/team` answers at once and whose later pages
+/// wait, `tries` times; `mutate` runs on the store after each page 1 is served. Returns the plan.
+async fn plan_while_the_list_moves(
+    name: &str,
+    live: Value,
+    yaml: &str,
+    tries: usize,
+    mutate: impl Fn(&mut skyform::sandbox::Store, usize) + Send + 'static,
+) -> (Result<Plan, PlanError>, Vec<LoggedRequest>) {
+    use skyform::sandbox::faults::FaultRule;
+    let dir = tempdir(name);
+    std::fs::write(dir.join("a.yaml"), yaml).unwrap();
+    let sandbox = std::sync::Arc::new(
+        Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap(),
+    );
+    for _ in 0..tries {
+        sandbox.add_fault(FaultRule::delay("GET", "/api/v1/team", 0, 1)).unwrap();
+        sandbox.add_fault(FaultRule::delay("GET", "/api/v1/team", 1500, 1)).unwrap();
+    }
+    let set = manifest::load(&[dir], &|_| None).unwrap();
+    let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+    let watcher = sandbox.clone();
+    let mover = tokio::spawn(async move {
+        for k in 1..=tries {
+            // Page 1 of read k has been served (the log has it): change the account before page 2 answers.
+            common::eventually(std::time::Duration::from_secs(20), || {
+                let n = watcher.requests().iter().filter(|r| r.line() == "GET /api/v1/team").count();
+                async move { (n >= 2 * k - 1).then_some(()) }
+            })
+            .await;
+            watcher.with_store(|s| mutate(s, k));
+        }
+    });
+    let result = build(&set, &client, &PlanOptions::default()).await;
+    mover.await.unwrap();
+    (result, sandbox.requests())
+}
+
+#[tokio::test]
+async fn a_listing_that_moves_while_it_is_read_is_read_again_and_plans_no_duplicate() {
+    // A delete on page 1 shifts member 100 onto it; an insert at the front shifts one off it. Either way
+    // the second page alone would miss or repeat a member.
+    let (live, yaml) = team_of(150);
+    let (deleted, requests) = plan_while_the_list_moves("moved-delete", live.clone(), &yaml, 1, |s, _| {
+        s.team.remove(0);
+    })
+    .await;
+    let plan = deleted.unwrap_or_else(|e| panic!("{e:?}"));
+    let creates: Vec<&str> = plan.changes.iter().filter(|c| c.op == Op::Create).map(|c| c.key.as_str()).collect();
+    assert_eq!(creates, ["m0@a.test"], "only the member really deleted is created again");
+    assert_eq!(requests.iter().filter(|r| r.path == "/api/v1/team").count(), 4, "both pages read twice");
+
+    let (inserted, _) = plan_while_the_list_moves("moved-insert", live, &yaml, 1, |s, _| {
+        let mut m = s.team[0].clone();
+        m.id = 10_000;
+        m.email = "new@a.test".into();
+        s.team.insert(0, m);
+    })
+    .await;
+    let plan = inserted.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes.iter().map(|c| &c.key).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_listing_that_keeps_moving_is_refused_rather_than_planned_from() {
+    let (live, yaml) = team_of(150);
+    let (result, requests) = plan_while_the_list_moves("moving", live, &yaml, 3, |s, k| {
+        s.team.remove(k);
+    })
+    .await;
+    match result {
+        Err(PlanError::Api(e)) => {
+            let msg = e.to_string();
+            assert!(msg.contains("the list changed while it was read, three times in a row"), "{msg}");
+            assert!(msg.contains("GET /team is not one snapshot") && msg.contains("page 2 says 147 items"), "names what moved: {msg}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(requests.iter().all(|r| r.method == "GET"));
+}
+
+/// An object deleted between the list and its detail read is planned as gone, and named.
+#[tokio::test]
+async fn an_object_gone_between_list_and_read_is_planned_as_absent_and_named() {
+    use skyform::sandbox::faults::FaultRule;
+    let mut live = lookups();
+    live["knowledge_base"] = json!([
+        {"title": "Returns", "type": "text", "content": "30 days."},
+        {"title": "Hours", "type": "text", "content": "9 to 5."}
+    ]);
+    live["campaigns"] = json!([{"name": "Promo", "channel_id": 5, "message": "Hi", "list_ids": [1]}]);
+    let dir = tempdir("gone");
+    std::fs::write(
+        dir.join("a.yaml"),
+        "knowledge_base:\n  - title: Returns\n    type: text\n    content: 30 days.\n  - title: Hours\n    type: text\n    content: 9 to 5.\ncampaigns:\n  - name: Promo\n    channel: whatsapp\n    audience: {lists: [Q1 Leads]}\n    message: Hi\n",
+    )
+    .unwrap();
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap();
+    sandbox.add_fault(FaultRule::status("GET", "/api/v1/knowledge-base/1", 404, 1)).unwrap();
+    sandbox.add_fault(FaultRule::status("GET", "/api/v1/campaigns/1", 404, 1)).unwrap();
+    let set = manifest::load(&[dir], &|_| None).unwrap();
+    let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+    let plan = build(&set, &client, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let lines: Vec<String> = plan.changes.iter().map(|c| format!("{:?} {}", c.op, c.key)).collect();
+    assert_eq!(lines, ["Create Returns", "Create Promo"]);
+    for what in ["knowledge entry `Returns` (id 1) was listed, then gone when read", "campaign `Promo` (id 1) was listed, then gone"] {
+        assert!(plan.notes.iter().any(|n| n.contains(what)), "{what}: {:?}", plan.notes);
+    }
+    let human = render::render(&plan, Format::Human, false);
+    assert!(human.contains("was listed, then gone when read"), "{human}");
+}

@@ -19,6 +19,8 @@ pub enum Failure {
     OutcomeUnknown,
     /// The overall deadline (`--timeout`) passed, or the run was interrupted, before the request could be sent.
     Stopped,
+    /// A list changed while its pages were read, on every try: no snapshot to plan from.
+    Moving,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -49,7 +51,7 @@ impl ApiError {
         match self.failure {
             Failure::Status(s) => s >= 500,
             Failure::Timeout | Failure::Connect | Failure::Dropped => true,
-            Failure::Decode | Failure::OutcomeUnknown | Failure::Stopped => false,
+            Failure::Decode | Failure::OutcomeUnknown | Failure::Stopped | Failure::Moving => false,
         }
     }
 
@@ -58,7 +60,7 @@ impl ApiError {
         match self.failure {
             Failure::Status(s) => s >= 500,
             Failure::Timeout | Failure::Dropped => true,
-            Failure::Connect | Failure::Decode | Failure::OutcomeUnknown | Failure::Stopped => false,
+            Failure::Connect | Failure::Decode | Failure::OutcomeUnknown | Failure::Stopped | Failure::Moving => false,
         }
     }
 
@@ -90,6 +92,7 @@ impl ApiError {
             Failure::Decode => write!(out, "gave an unreadable answer: {}", self.message),
             Failure::OutcomeUnknown => write!(out, "has an unknown outcome: {}", self.message),
             Failure::Stopped => write!(out, "was not sent: {}", self.message),
+            Failure::Moving => write!(out, "is not one snapshot: {}", self.message),
         };
         for (field, messages) in &self.field_errors {
             let _ = write!(out, "\n  {field}: {}", messages.join(" "));
@@ -105,6 +108,7 @@ impl From<ApiError> for crate::Error {
             Failure::Status(403) => Some("the account is inactive, or this machine is not on its origin allow-list"),
             Failure::Status(429) => Some("the key's rate limit was exhausted; lower --rate-share or try again later"),
             Failure::Connect => Some("check --api-url / SKYLIGHT_API_URL and the network"),
+            Failure::Moving => Some("something is changing the account right now; run the plan again when it is quieter"),
             Failure::Timeout | Failure::Dropped => {
                 Some("the request may or may not have been executed; re-run plan to see")
             }

@@ -432,9 +432,9 @@ impl ReadClient {
         Err(ApiError::other(
             "GET",
             path,
-            Failure::Decode,
+            Failure::Moving,
             format!(
-                "the list changed while it was read, three times in a row ({why}); skyform plans only from one snapshot of the account: try again when it is quieter"
+                "the list changed while it was read, three times in a row ({why}); skyform plans only from one snapshot of the account"
             ),
         ))
     }
@@ -479,6 +479,15 @@ impl ReadClient {
         }
         if let Some(total) = first.total.filter(|t| *t != items.len() as u64) {
             return Ok(Err(format!("{} items were listed, `total` says {total}", items.len())));
+        }
+        // Without a `total` a delete on page 1 is invisible from the later pages: page 1 read again must
+        // list the same ids (one request more, only for servers that leave `total` out).
+        if first.total.is_none() {
+            let ids = |v: &[Value]| v.iter().map(|i| i.get("id").cloned()).collect::<Vec<_>>();
+            let (again, _) = self.t.page(path, 1).await?;
+            if ids(&again) != ids(&items[..again.len().min(items.len())]) {
+                return Ok(Err("page 1 changed while the other pages were read".into()));
+            }
         }
         Ok(Ok(items))
     }

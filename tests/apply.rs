@@ -28,7 +28,10 @@ fn tempdir(name: &str) -> PathBuf {
 
 impl World {
     async fn new(name: &str, live: Value) -> World {
-        let config = SandboxConfig { rate_limit: 100_000, ..test_config() };
+        World::with_config(name, live, SandboxConfig { rate_limit: 100_000, ..test_config() }).await
+    }
+
+    async fn with_config(name: &str, live: Value, config: SandboxConfig) -> World {
         World { sandbox: Sandbox::start(config, seed(live)).await.unwrap(), dir: tempdir(name) }
     }
 
@@ -398,6 +401,10 @@ async fn a_failure_half_way_is_reported_honestly_and_a_rerun_finishes_without_du
     assert!(text.contains("POST /webhooks answered 422"), "{text}");
     assert_eq!(text.matches("not started: create webhook").count(), 2, "{text}");
     assert_eq!(text.matches("not started: create team member").count(), 1, "{text}");
+    // Convergence is claimed only for what was done, and the rest is named.
+    assert!(!text.contains("Verified: converged"), "{text}");
+    assert!(text.contains("Verified: the 2 changes done read back as planned; 4 were not done (see above)."), "{text}");
+    assert_ne!(report.exit_code(), 0);
     assert_eq!(w.state(|s| s.agents.len()), 2, "the 503 did not duplicate");
 
     let applied = w.apply().await;
@@ -512,4 +519,118 @@ async fn a_repeated_action_whose_target_state_holds_is_done() {
     let writes = w.writes();
     assert_eq!(writes, ["POST /api/v1/campaigns/1/start", "POST /api/v1/campaigns/1/start"]);
     assert_eq!(w.state(|s| s.campaigns[0].status.clone()), "running");
+}
+
+/// A password is needed only to create its member: plans and applies that do not create it run without
+/// the variable (pull-request plans often have no secrets); a create without it is a located error, and
+/// nothing is sent.
+#[tokio::test]
+async fn a_password_variable_is_needed_only_by_the_create_that_sends_it() {
+    let w = World::new(
+        "password-only-for-create",
+        json!({"team": [{"name": "Old name", "email": "x@example.com", "role": "agent"}]}),
+    )
+    .await;
+    w.manifests(
+        "team:\n  - email: x@example.com\n    name: New name\n    role: agent\n    password: ${UNSET_PASSWORD}\n",
+    );
+    w.save_plan().await; // a plan never needs it
+    let applied = w.apply().await;
+    converged(&applied);
+    assert_eq!(w.writes(), ["PUT /api/v1/team/1"], "the update sends no password");
+    let body = w.sandbox.requests().iter().find(|r| r.method == "PUT").unwrap().body.clone().unwrap();
+    assert!(body.get("password").is_none(), "{body}");
+
+    w.manifests(concat!(
+        "team:\n  - email: x@example.com\n    name: New name\n    role: agent\n    password: ${UNSET_PASSWORD}\n",
+        "  - email: y@example.com\n    name: Y\n    role: agent\n    password: ${UNSET_PASSWORD}\n",
+    ));
+    w.sandbox.clear_requests();
+    let Err(err) = w.apply_with(w.request(|_| {})).await else { panic!("a create without its password applied") };
+    let msg = err.to_string();
+    assert!(
+        msg.contains("account.yaml:6: team member `y@example.com` needs `password` for this plan's create: SKYFORM_SECRET_UNSET_PASSWORD is not set"),
+        "{msg}"
+    );
+    assert!(!msg.contains("x@example.com"), "the member that exists needs nothing: {msg}");
+    assert!(w.writes().is_empty(), "nothing was sent: {:?}", w.writes());
+}
+
+/// A saved plan records its manifests' paths absolute: it applies from any folder.
+#[test]
+fn a_saved_plan_applies_from_another_folder() {
+    let dir = tempdir("plan-elsewhere");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    copy_dir(&root.join("examples/minimal"), &dir.join("m"));
+    std::fs::create_dir_all(dir.join("elsewhere/deeper")).unwrap();
+    let out = run_cli(&["plan", "--sandbox", "m", "--sandbox-state", "state.json", "--out", "plan.json"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_cli(
+        &[
+            "apply",
+            "../../plan.json",
+            "--sandbox",
+            "--sandbox-state",
+            "../../state.json",
+            "--secrets-out",
+            "../../s.json",
+            "--auto-approve",
+        ],
+        &dir.join("elsewhere/deeper"),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Verified: converged"), "{stdout}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Behind a server that trims every string and stores `""` as null (Laravel's default middleware), every
+/// plan → apply → plan still ends empty: the canonical forms compare what such a server keeps.
+#[tokio::test]
+async fn behind_a_trimming_server_an_apply_converges_and_the_next_plan_is_empty() {
+    let mut config = SandboxConfig { rate_limit: 100_000, ..test_config() };
+    config.quirks.trim_strings = true;
+    let w = World::with_config("trimming", common::lookups(), config).await;
+    w.manifests(concat!(
+        "agents:\n",
+        "  - name: \"  Padded  \"\n",
+        "    system_prompt: \"\\n\\n    indented first line\\n  second\\n\\n\"\n",
+        "    instruction_prompt: \"\"\n",
+        "    personality_prompt: \"   \"\n",
+        "    response_guidelines: {tone: \" calm \", style: \"\", length: \"short \"}\n",
+        "knowledge_base:\n",
+        "  - title: \" Returns \"\n    type: text\n    content: \"  30 days.  \\n\"\n    description: \" \"\n",
+        "webhooks:\n",
+        "  - name: \"CRM \"\n    url: https://crm.test/h\n    events: [message.sent]\n",
+        "team:\n",
+        "  - email: m@example.com\n    name: \" M \"\n    role: agent\n    password: ${M_PASSWORD}\n",
+        "campaigns:\n",
+        "  - name: \" Spring \"\n    channel: whatsapp\n    audience: {lists: [VIP]}\n    message: \"  Hello  \"\n",
+    ));
+    let first = w.apply().await;
+    converged(&first);
+    w.sandbox.clear_requests();
+    let second = w.apply().await;
+    assert!(
+        second.report.is_none(),
+        "nothing left to do: {:?}",
+        second.plan.changes.iter().map(|c| &c.key).collect::<Vec<_>>()
+    );
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+    // What the server kept is trimmed: the sandbox really did trim.
+    w.state(|s| {
+        assert_eq!(s.agents[0].name, "Padded");
+        assert_eq!(s.agents[0].system_prompt, "indented first line\n  second");
+    });
 }

@@ -328,8 +328,11 @@ fn prune_deletes_only_what_no_file_declares_and_is_refused_while_a_yaml_file_is_
         {"name": "D", "url": "https://d.test", "events": ["message.sent"]}]}"#;
     std::fs::create_dir_all(dir.join("m")).unwrap();
     std::fs::write(dir.join("m/sandbox.json"), live).unwrap();
-    std::fs::write(dir.join("m/C.YAML"), "webhooks:\n  - name: C\n    url: https://c.test\n    events: [message.sent]\n")
-        .unwrap();
+    std::fs::write(
+        dir.join("m/C.YAML"),
+        "webhooks:\n  - name: C\n    url: https://c.test\n    events: [message.sent]\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("m/settings.Yml"), "settings:\n  prune: [webhooks]\n").unwrap();
     let plan = |dir: &Path| skyform(&["plan", "m", "--sandbox", "--format", "json"], dir, &[]);
     let out = plan(&dir);
@@ -345,12 +348,19 @@ fn prune_deletes_only_what_no_file_declares_and_is_refused_while_a_yaml_file_is_
 
     // A hidden YAML file is not read: said so, and prune is refused until it is dealt with.
     std::fs::create_dir_all(dir.join("m/.old")).unwrap();
-    std::fs::write(dir.join("m/.old/d.yaml"), "webhooks:\n  - name: D\n    url: https://d.test\n    events: [message.sent]\n")
-        .unwrap();
+    std::fs::write(
+        dir.join("m/.old/d.yaml"),
+        "webhooks:\n  - name: D\n    url: https://d.test\n    events: [message.sent]\n",
+    )
+    .unwrap();
     let out = plan(&dir);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains(r#""file": "m/.old/d.yaml""#) && all.contains("prune (webhooks) is refused: this hidden YAML file was not read"), "{all}");
+    assert!(
+        all.contains(r#""file": "m/.old/d.yaml""#)
+            && all.contains("prune (webhooks) is refused: this hidden YAML file was not read"),
+        "{all}"
+    );
     let out = skyform(&["validate", "m"], &dir, &[]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out).contains("m/.old/d.yaml: warning: a hidden YAML file"), "{}", text(&out));

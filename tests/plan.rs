@@ -625,7 +625,10 @@ async fn a_listing_that_keeps_moving_is_refused_rather_than_planned_from() {
         Err(PlanError::Api(e)) => {
             let msg = e.to_string();
             assert!(msg.contains("the list changed while it was read, three times in a row"), "{msg}");
-            assert!(msg.contains("GET /team is not one snapshot") && msg.contains("page 2 says 147 items"), "names what moved: {msg}");
+            assert!(
+                msg.contains("GET /team is not one snapshot") && msg.contains("page 2 says 147 items"),
+                "names what moved: {msg}"
+            );
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -656,9 +659,204 @@ async fn an_object_gone_between_list_and_read_is_planned_as_absent_and_named() {
     let plan = build(&set, &client, &PlanOptions::default()).await.unwrap_or_else(|e| panic!("{e:?}"));
     let lines: Vec<String> = plan.changes.iter().map(|c| format!("{:?} {}", c.op, c.key)).collect();
     assert_eq!(lines, ["Create Returns", "Create Promo"]);
-    for what in ["knowledge entry `Returns` (id 1) was listed, then gone when read", "campaign `Promo` (id 1) was listed, then gone"] {
+    for what in [
+        "knowledge entry `Returns` (id 1) was listed, then gone when read",
+        "campaign `Promo` (id 1) was listed, then gone",
+    ] {
         assert!(plan.notes.iter().any(|n| n.contains(what)), "{what}: {:?}", plan.notes);
     }
     let human = render::render(&plan, Format::Human, false);
     assert!(human.contains("was listed, then gone when read"), "{human}");
+}
+
+// ------------------------------------------------------------------ terminal control characters
+
+/// Text from the manifests or the account can hold cursor moves, erase-line, OSC-8 links, a lone CR, C1
+/// controls and bidi overrides. Human and Markdown plans show every one escaped (none can redraw a
+/// reviewer's terminal or reorder a line); JSON keeps the exact values.
+#[tokio::test]
+async fn control_characters_from_manifests_and_the_account_are_escaped_except_in_json() {
+    let hostile = [
+        "up\u{1b}[1A\u{1b}[2Kerased",
+        "link \u{1b}]8;;https://evil.test\u{7}click\u{1b}]8;;\u{7}",
+        "lone\rCR",
+        "c1 \u{9b}31m",
+        "bidi \u{202e}txet\u{2066}iso\u{2069}",
+        "bell\u{7} back\u{8}space",
+    ];
+    for (i, bad) in hostile.iter().enumerate() {
+        let mut live = lookups();
+        // The account's side: an agent to update whose prompt and name hold it, and one to prune.
+        live["agents"] = json!([
+            {"name": format!("Live {bad}"), "system_prompt": format!("old {bad}\nline two")},
+            {"name": format!("Stale {bad}"), "system_prompt": "x"}
+        ]);
+        let yaml = format!(
+            "settings:\n  prune: [agents]\nagents:\n  - name: {name}\n    system_prompt: {new}\n  - name: {created}\n    system_prompt: {new}\n",
+            name = serde_json::to_string(&format!("Live {bad}")).unwrap(),
+            new = serde_json::to_string(&format!("new {bad}\nline two")).unwrap(),
+            created = serde_json::to_string(&format!("New {bad}")).unwrap(),
+        );
+        let out = Scenario::new(&format!("controls-{i}")).manifest("a.yaml", &yaml).live(live).plan().await;
+        let plan = out.plan();
+        assert_eq!(plan.changes.len(), 3, "{:?}", out.lines());
+        for (format, color) in [(Format::Human, false), (Format::Human, true), (Format::Markdown, false)] {
+            let text = render::render(plan, format, color);
+            for seq in ["\u{1b}[1A", "\u{1b}[2K", "\u{1b}]8", "\r", "\u{9b}", "\u{202e}", "\u{2066}", "\u{7}", "\u{8}"]
+            {
+                assert!(!text.contains(seq), "{format:?} (color {color}) shows {seq:?} raw for {bad:?}:\n{text}");
+            }
+            if !color {
+                assert!(
+                    !text.chars().any(|c| c != '\n' && skyform::redact::is_unsafe_char(c)),
+                    "{format:?} has a raw control for {bad:?}"
+                );
+            }
+            assert!(text.contains("\\u{") || text.contains("\\r"), "{format:?} shows the escape: {text}");
+        }
+        // JSON: exact, so a machine sees what the API will.
+        let json: Value = serde_json::from_str(&render::json(plan)).unwrap();
+        let keys: Vec<&str> = json["changes"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap()).collect();
+        assert!(keys.contains(&format!("New {bad}").as_str()), "{keys:?}");
+        assert!(render::json(plan).contains(&serde_json::to_string(&format!("Stale {bad}")).unwrap()[1..]));
+    }
+}
+
+// ------------------------------------------------------------------ look-alike names
+
+/// Natural keys compare after NFC: a decomposed `Café Bot` in the manifest is the live composed one (no
+/// second agent, the default stays). Names that differ only in case or compatibility forms are not the
+/// same object, and the create says so.
+#[tokio::test]
+async fn names_match_after_nfc_and_look_alikes_are_pointed_out() {
+    let forms = [
+        ("Caf\u{e9} Bot", "Cafe\u{301} Bot"),             // NFC live, NFD manifest
+        ("Cafe\u{301} Bot", "Caf\u{e9} Bot"),             // and the other way round
+        ("\u{212b}ngstr\u{f6}m", "\u{c5}ngstro\u{308}m"), // Angstrom sign vs letter (canonically equivalent)
+        ("\u{1100}\u{1161}", "\u{ac00}"),                 // Hangul jamo vs syllable
+    ];
+    for (i, (live_name, declared)) in forms.iter().enumerate() {
+        let mut live = lookups();
+        live["agents"] = json!([{"name": live_name, "system_prompt": "p", "is_default": true}]);
+        let yaml = format!("agents:\n  - name: {}\n    system_prompt: p\n    is_default: true\n", json!(declared));
+        let out = Scenario::new(&format!("nfc-{i}")).manifest("a.yaml", &yaml).live(live).plan().await;
+        assert!(out.plan().changes.is_empty(), "{declared:?} vs {live_name:?}: {:?}", out.lines());
+    }
+    for (i, (live_name, declared)) in
+        [("Sales Bot", "sales bot"), ("\u{fb01}le", "file"), ("Ｓａｌｅｓ", "Sales")].iter().enumerate()
+    {
+        let mut live = lookups();
+        live["agents"] = json!([{"name": live_name, "system_prompt": "p"}]);
+        let yaml = format!("agents:\n  - name: {}\n    system_prompt: p\n", json!(declared));
+        let out = Scenario::new(&format!("alike-{i}")).manifest("a.yaml", &yaml).live(live).plan().await;
+        assert_eq!(out.lines(), [format!("create agents {declared}")]);
+        let reason = out.change(declared).reason.clone().unwrap_or_default();
+        assert!(
+            reason.contains(&format!(
+                "the live agent `{live_name}` (id 1) differs from this name only in letter case or Unicode form"
+            )) && reason.contains("pin it with `id: 1`"),
+            "{reason}"
+        );
+    }
+    // Team members are matched by email, case-insensitively: no hint, no create.
+    let out = Scenario::new("email-case")
+        .manifest("t.yaml", "team:\n  - email: Layla@Example.COM\n    name: Layla\n    role: admin\n")
+        .live(json!({"team": [{"name": "Layla", "email": "layla@example.com", "role": "admin"}]}))
+        .plan()
+        .await;
+    assert!(out.plan().changes.is_empty(), "{:?}", out.lines());
+}
+
+// ------------------------------------------------------------------ bounded diffs
+
+/// A one-word change in a 900 KB single-line prompt shows a window around the change, in both renderers.
+#[tokio::test]
+async fn a_one_word_change_in_a_huge_line_shows_a_bounded_window() {
+    let words: Vec<String> = (0..100_000).map(|i| format!("w{i}")).collect();
+    let old = words.join(" ");
+    assert!(old.len() > 600_000);
+    let mut new_words = words.clone();
+    new_words[50_000] = "CHANGED".into();
+    let new = new_words.join(" ");
+    let mut live = lookups();
+    live["agents"] = json!([
+        {"name": "A", "system_prompt": old}, {"name": "B", "system_prompt": old}, {"name": "C", "system_prompt": old}
+    ]);
+    let dir_yaml = |name: &str| format!("  - name: {name}\n    system_prompt: {}\n", json!(new));
+    let yaml = format!("agents:\n{}{}{}", dir_yaml("A"), dir_yaml("B"), dir_yaml("C"));
+    let out = Scenario::new("huge-line").manifest("a.yaml", &yaml).live(live).plan().await;
+    assert_eq!(out.plan().changes.len(), 3);
+    for format in [Format::Human, Format::Markdown] {
+        let text = render::render(out.plan(), format, false);
+        assert!(text.len() < 8_000, "{format:?}: {} bytes", text.len());
+        assert_eq!(text.matches("CHANGED").count(), 3, "{format:?} shows the change each time:\n{text}");
+        assert_eq!(text.matches("w50000").count(), 3, "{format:?} shows what it replaced:\n{text}");
+        assert!(text.contains('…'), "{format:?} marks the cut");
+        assert!(text.contains("w49990") && !text.contains("w49000 "), "{format:?}: about 80 characters of context");
+    }
+    // JSON keeps both values whole: a machine needs them.
+    assert!(render::json(out.plan()).len() > 3 * 2 * 600_000);
+}
+
+// ------------------------------------------------------------------ uploaded knowledge
+
+/// `document` and `voice` entries are uploaded files skyform cannot re-create: prune never touches them,
+/// and `ensure: absent` deletes one only when pinned by id.
+#[tokio::test]
+async fn uploaded_documents_are_never_pruned_and_deleted_only_when_pinned() {
+    let kb = json!([
+        {"title": "Manual", "type": "document", "file_name": "manual.pdf", "file_size": 1000},
+        {"title": "Greeting", "type": "voice", "file_name": "hi.mp3", "file_size": 2000},
+        {"title": "Old text", "type": "text", "content": "x"},
+        {"title": "Keep", "type": "text", "content": "k"}
+    ]);
+    let mut live = lookups();
+    live["knowledge_base"] = kb;
+    let base =
+        "settings:\n  prune: [knowledge_base]\nknowledge_base:\n  - title: Keep\n    type: text\n    content: k\n";
+    let out = Scenario::new("kb-prune").manifest("k.yaml", base).live(live.clone()).plan().await;
+    assert_eq!(out.lines(), ["delete knowledge_base Old text"], "only the text entry is pruned");
+    let unmanaged: Vec<&str> = out.plan().unmanaged.iter().map(|u| u.key.as_str()).collect();
+    assert_eq!(unmanaged, ["Manual", "Greeting"]);
+
+    // By name, absent: not deleted, and the note says how.
+    let by_name = format!("{base}  - title: Manual\n    ensure: absent\n");
+    let out = Scenario::new("kb-absent-name").manifest("k.yaml", &by_name).live(live.clone()).plan().await;
+    assert_eq!(out.lines(), ["delete knowledge_base Old text"]);
+    assert!(
+        out.plan().notes.iter().any(|n| n.contains("`Manual` (id 1) is not deleted by name") && n.contains("id: 1")),
+        "{:?}",
+        out.plan().notes
+    );
+    // Pinned by id, absent: deleted.
+    let pinned = format!("{base}  - id: 2\n    title: Greeting\n    ensure: absent\n");
+    let out = Scenario::new("kb-absent-id").manifest("k.yaml", &pinned).live(live).plan().await;
+    assert_eq!(out.lines(), ["delete knowledge_base Greeting", "delete knowledge_base Old text"]);
+}
+
+// ------------------------------------------------------------------ targets
+
+#[tokio::test]
+async fn an_unknown_target_is_an_error_naming_the_closest() {
+    let yaml = "agents:\n  - name: Sales\n    system_prompt: p\n  - name: Support\n    system_prompt: p\nwebhooks:\n  - name: CRM\n    url: https://c.test\n    events: [message.sent]\n";
+    for (target, expect) in [
+        ("agents/Sale", "did you mean `agents/Sales`"),
+        ("agents/Nope", "the manifests' agents: Sales, Support"),
+        ("webhooks/crm", "did you mean `webhooks/CRM`"),
+    ] {
+        let out = Scenario::new("unknown-target")
+            .manifest("a.yaml", yaml)
+            .options(|o| o.targets.push(Target::parse(target).unwrap()))
+            .plan()
+            .await;
+        match &out.result {
+            Err(PlanError::Problems(p)) => {
+                let text = p.render();
+                assert!(text.starts_with(&format!("--target: {target} names no ")), "{text}");
+                assert!(text.contains(expect), "{target}: {text}");
+            }
+            other => panic!("{target}: expected an error, got {:?}", other.as_ref().map(|p| p.changes.len())),
+        }
+        assert!(out.requests.is_empty() || out.requests.iter().all(|r| r.method == "GET"));
+    }
 }

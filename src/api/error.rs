@@ -108,7 +108,9 @@ impl From<ApiError> for crate::Error {
             Failure::Status(403) => Some("the account is inactive, or this machine is not on its origin allow-list"),
             Failure::Status(429) => Some("the key's rate limit was exhausted; lower --rate-share or try again later"),
             Failure::Connect => Some("check --api-url / SKYLIGHT_API_URL and the network"),
-            Failure::Moving => Some("something is changing the account right now; run the plan again when it is quieter"),
+            Failure::Moving => {
+                Some("something is changing the account right now; run the plan again when it is quieter")
+            }
             Failure::Timeout | Failure::Dropped => {
                 Some("the request may or may not have been executed; re-run plan to see")
             }

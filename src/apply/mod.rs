@@ -120,8 +120,13 @@ impl ApplyReport {
     }
 
     /// The closing summary: every change that did not simply succeed, then the counts, then what
-    /// verification found. Convergence is claimed only for what was done.
+    /// verification found. Convergence is claimed only for what was done. Names, API messages and values
+    /// have their control characters escaped, as in plans.
     pub fn render(&self) -> String {
+        crate::redact::escape_lines(&self.render_raw()).into_owned()
+    }
+
+    fn render_raw(&self) -> String {
         let mut out = String::new();
         for (c, s) in &self.outcomes {
             let line = match s {

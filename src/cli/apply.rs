@@ -140,7 +140,7 @@ impl Ui for Terminal {
         if !self.global.quiet {
             skyform::redact::to_stderr(&format!(
                 "skyform: waiting for the account's lease, held by {}\n",
-                holder.describe()
+                skyform::redact::escape_controls(&holder.describe())
             ));
         }
     }

@@ -164,8 +164,13 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     checks.warnings.into_iter().for_each(|p| warnings.push(p));
     for file in &skipped {
         warnings.push(
-            Problem::file(file, "a hidden YAML file: it is not read as a manifest, and prune is refused while it is here")
-                .hint(format!("if it holds manifests, rename it without the leading dot; if not, list it in {IGNORE_FILE}")),
+            Problem::file(
+                file,
+                "a hidden YAML file: it is not read as a manifest, and prune is refused while it is here",
+            )
+            .hint(format!(
+                "if it holds manifests, rename it without the leading dot; if not, list it in {IGNORE_FILE}"
+            )),
         );
     }
     set.skipped = skipped;

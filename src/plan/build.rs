@@ -362,8 +362,8 @@ async fn plan_kind<S: Managed>(
                 if let Some(&j) = similar.and_then(|v| v.first()) {
                     let (name, id) = (S::R::live_key(&live[j]), id_of(&live[j]));
                     c.reason = Some(format!(
-                        "the live {} `{name}` (id {id}) looks the same but differs in letter case or Unicode form, so this creates a second one; if it is meant, rename the entry to match it exactly, or pin it with `id: {id}`",
-                        kind.singular()
+                        "the live {kind} `{name}` (id {id}) differs from this name only in letter case or Unicode form: this creates a second {kind} beside it. To manage that one instead, write its name exactly, or pin it with `id: {id}`",
+                        kind = kind.singular()
                     ));
                 }
                 out.changes.push(c);
@@ -654,7 +654,11 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     // Files not read travel with the plan, so a pull-request comment shows them too. (Offline event
     // warnings do not: the account's catalogue has settled them.)
     let warnings = set.skipped.iter().map(|f| {
-        format!("{}: a hidden YAML file, not read; list it in {} if it holds no manifests", f.display(), crate::manifest::IGNORE_FILE)
+        format!(
+            "{}: a hidden YAML file, not read; list it in {} if it holds no manifests",
+            f.display(),
+            crate::manifest::IGNORE_FILE
+        )
     });
     let notes = warnings.chain(outcomes.iter().flat_map(|o| o.notes.iter().cloned())).collect();
     let mut plan = Plan {

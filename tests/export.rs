@@ -117,6 +117,9 @@ async fn odd_live_values_export_to_manifests_that_validate_or_are_left_out_by_na
     let mut live = common::lookups();
     live["agents"] = json!([
         {"name": "Blank", "system_prompt": "   "},
+        {"name": "Twin\nwebhooks:\n  - name: injected", "system_prompt": "a"},
+        {"name": "Twin\nwebhooks:\n  - name: injected", "system_prompt": "b"},
+        {"name": "Hidden\nwebhooks: [{name: injected}]", "system_prompt": ""},
         {"name": "Empty", "system_prompt": ""},
         {"name": "Merge", "system_prompt": "p", "response_guidelines": {"<<": "merge-looking key", "*alias": "&anchor", "on": "no"}},
         {"name": "Cafe\u{301} Bot", "system_prompt": "Indented:\n    code\n", "instruction_prompt": "\n\nleading blank lines"},
@@ -129,11 +132,13 @@ async fn odd_live_values_export_to_manifests_that_validate_or_are_left_out_by_na
     config.quirks.extra_events = vec!["contact.tagged".into()];
     let ((out, plan), skipped) = round_trip_with(live, "odd", config).await;
     assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
-    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
     assert!(skipped.iter().any(|s| s.contains("agent \"Blank\" (id 1) has a blank system prompt")), "{skipped:?}");
-    assert!(skipped.iter().any(|s| s.contains("agent \"Empty\" (id 2)")), "{skipped:?}");
+    assert!(skipped.iter().any(|s| s.contains("agent \"Empty\" (id 5)")), "{skipped:?}");
     let agents = std::fs::read_to_string(out.join("agents.yaml")).unwrap();
     assert!(agents.contains("'<<': merge-looking key"), "quoted, so it is not a merge key:\n{agents}");
+    assert!(!agents.contains("\nwebhooks:"), "a name in a comment stays on its line:\n{agents}");
+    assert!(agents.contains("# not exported: agent \"Hidden\\nwebhooks: [{name: injected}]\""), "{agents}");
     let hooks = std::fs::read_to_string(out.join("webhooks.yaml")).unwrap();
     assert!(hooks.contains("contact.tagged"), "{hooks}");
     // And validate agrees from the command line: the unknown event is only a warning offline.

@@ -33,7 +33,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     let opts = ExportOptions { out: args.out.clone(), kinds: args.kinds, force: args.force };
     let report = super::runtime()?.block_on(skyform::ops::export::run(&connect_opts, &opts, &process_env))?;
     for s in &report.skipped {
-        skyform::redact::to_stderr(&format!("skyform: {s}\n"));
+        skyform::redact::to_stderr(&format!("skyform: {}\n", skyform::redact::escape_controls(s)));
     }
     if !global.quiet {
         let counts: Vec<String> = report.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();

@@ -259,8 +259,10 @@ async fn build(client: &ReadClient, kinds: &[Kind], report: &mut ExportReport) -
         for line in export_notes(kind) {
             header.push_str(&format!("# {line}\n"));
         }
+        // Notes quote live names: each stays one comment line, whatever it holds (a name with a line
+        // break would otherwise write YAML of its own into the manifest).
         for n in notes {
-            header.push_str(&format!("# {n}\n"));
+            header.push_str(&format!("# {}\n", crate::redact::escape_controls(&n)));
         }
         files.map.insert(PathBuf::from(format!("{}.yaml", kind.as_str())), header + &to_yaml(&doc));
     }

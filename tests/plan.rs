@@ -362,6 +362,7 @@ fn markdown_stays_under_60000_characters() {
         fingerprint: None,
         request: None,
         after: vec![],
+        drift: i % 2 == 1,
     };
     for n in [10, 300, 5000] {
         let mut plan = Plan {
@@ -373,6 +374,14 @@ fn markdown_stays_under_60000_characters() {
             summary: Default::default(),
             paths: vec![],
             notes: vec![],
+            // Split as `plan --base` does: both sections and the resolved list stay inside the limit too.
+            base: Some(skyform::plan::base::BaseSplit {
+                git_ref: "origin/main".into(),
+                commit: "0".repeat(40),
+                pull_request: n.div_ceil(2),
+                drift: n / 2,
+                resolved: (0..n).map(|i| format!("update agent \"A{i}\" (id {i})")).collect(),
+            }),
         };
         plan.summarize(96);
         let md = render::markdown::render(&plan);

@@ -35,9 +35,10 @@ pub use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use transport::{Retry, Transport};
 
@@ -314,6 +315,9 @@ pub struct StatsSnapshot {
 #[derive(Clone)]
 pub struct ReadClient {
     t: Arc<Transport>,
+    /// With [`ReadClient::remembering`]: every list and single GET answered once, by path, so several plans
+    /// (`plan --base`: the base's and the head's) see one read of the account.
+    memo: Option<Arc<Mutex<HashMap<String, Value>>>>,
 }
 
 impl fmt::Debug for ReadClient {
@@ -366,7 +370,23 @@ impl ReadClient {
             stats: Stats::default(),
             events,
         };
-        Ok(ReadClient { t: Arc::new(t) })
+        Ok(ReadClient { t: Arc::new(t), memo: None })
+    }
+
+    /// This client, remembering what it reads: the same list or object asked twice is read once. For
+    /// plans over one snapshot of the account; not for reads that must see a change (verification).
+    pub fn remembering(&self) -> ReadClient {
+        ReadClient { t: self.t.clone(), memo: Some(Arc::default()) }
+    }
+
+    fn recall(&self, path: &str) -> Option<Value> {
+        self.memo.as_ref()?.lock().unwrap_or_else(|p| p.into_inner()).get(path).cloned()
+    }
+
+    fn remember(&self, path: &str, v: &Value) {
+        if let Some(m) = &self.memo {
+            m.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_string(), v.clone());
+        }
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -404,7 +424,12 @@ impl ReadClient {
     }
 
     async fn get_value(&self, path: &str) -> Result<Value, ApiError> {
-        Ok(self.t.call(Method::GET, path, &[], None, Retry::Idempotent).await?.data)
+        if let Some(v) = self.recall(path) {
+            return Ok(v);
+        }
+        let v = self.t.call(Method::GET, path, &[], None, Retry::Idempotent).await?.data;
+        self.remember(path, &v);
+        Ok(v)
     }
 
     async fn list_of<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ApiError> {
@@ -417,10 +442,16 @@ impl ReadClient {
     /// create or a prune planned from it could duplicate or delete what exists. It is read again, up to
     /// three times, then refused.
     pub async fn list_values(&self, path: &str) -> Result<Vec<Value>, ApiError> {
+        if let Some(Value::Array(items)) = self.recall(path) {
+            return Ok(items);
+        }
         let mut why = String::new();
         for _ in 0..3 {
             match self.read_pages(path).await? {
-                Ok(items) => return Ok(items),
+                Ok(items) => {
+                    self.remember(path, &Value::Array(items.clone()));
+                    return Ok(items);
+                }
                 Err(moved) => {
                     if let Some(sink) = &self.t.events {
                         sink(&ClientEvent::ListMoved { path: path.to_string(), why: moved.clone() });

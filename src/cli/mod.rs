@@ -1,6 +1,7 @@
 //! The command line: one file per command, each parsing its arguments into options and calling the library.
 
 mod apply;
+mod completions;
 mod export;
 mod plan;
 mod rotate;
@@ -9,16 +10,28 @@ mod schema;
 mod unlock;
 mod validate;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 
 #[derive(Parser)]
-#[command(name = "skyform", version, about = "Manage a SkyLight Chat account as code: plan and apply YAML manifests.")]
+#[command(
+    name = "skyform",
+    version = VERSION,
+    about = "Manage a SkyLight Chat account as code: plan and apply YAML manifests."
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the commit the binary was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SKYFORM_GIT_COMMIT"), ")");
+
+/// The whole command-line definition, for completions and man pages.
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 /// Flags every command takes.
@@ -81,6 +94,10 @@ enum Command {
     Unlock(unlock::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
     Sandbox(sandbox::Args),
+    /// Print a shell completion script: `skyform completions bash > /etc/bash_completion.d/skyform`.
+    Completions(completions::Args),
+    /// Print the man page (roff), or write every command's page with --out DIR.
+    Man(completions::ManArgs),
 }
 
 /// Parses, runs, prints any error, and returns the exit code.
@@ -102,6 +119,8 @@ pub fn run() -> i32 {
         Command::Unlock(args) => unlock::run(args, &cli.global),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => completions::man(args),
     };
     match result {
         Ok(code) => code,

@@ -21,6 +21,10 @@ pub struct Args {
     /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Pull-request mode: also plan the manifests as they are at this git ref (e.g. origin/main), against
+    /// the same read of the account, and show apart what this change makes and what is drift already there.
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
     #[command(flatten)]
     scope: super::Scope,
     #[command(flatten)]
@@ -41,6 +45,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         paths: args.paths,
         connect: args.sandbox.connect(&args.pacing, global),
         options: args.scope.options(),
+        base: args.base,
     };
     let json = args.format == Format::Json;
     let plan = match super::runtime()?.block_on(plan(&request, &process_env)) {

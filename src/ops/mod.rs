@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod connect;
 pub mod export;
+pub mod git;
 pub mod plan;
 pub mod rotate;
 pub mod unlock;

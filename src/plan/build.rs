@@ -128,6 +128,7 @@ fn change(kind: Kind, key: String, id: Option<u64>, op: Op) -> Change {
         fingerprint: None,
         request: None,
         after: Vec::new(),
+        drift: false,
     }
 }
 
@@ -670,6 +671,7 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
         summary: Default::default(),
         paths: Vec::new(),
         notes,
+        base: None,
     };
     plan.summarize(client.budget());
     Ok(plan)

@@ -8,6 +8,7 @@
 //! lifecycle, the kind's own `rules`) → each change's request in wire form → order (kinds in registry order,
 //! deletes last and reversed; `after` edges) → delete guard.
 
+pub mod base;
 mod build;
 mod digest;
 pub mod live;
@@ -44,6 +45,9 @@ pub struct Plan {
     /// What a reviewer should know about the account beyond the changes (an apply holding the lease).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// With `plan --base REF`: the split between this pull request's changes and drift already present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<base::BaseSplit>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -87,6 +91,10 @@ pub struct Change {
     /// object, the new default agent before the old one's delete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<usize>,
+    /// With `plan --base`: the base's manifests plan this same change against the same account, so it is
+    /// drift already there, not this pull request's doing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drift: bool,
 }
 
 /// An HTTP request of the API, in wire form, as `apply` sends it.
@@ -212,6 +220,19 @@ pub struct Summary {
 }
 
 impl Change {
+    /// `create agent "Sales"`, `start campaign "Spring" (id 4)` (the key's control characters escaped).
+    pub fn headline(&self) -> String {
+        let verb = match self.op {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+            Op::Action => self.action.as_deref().unwrap_or("action"),
+            Op::Refused => "refused:",
+        };
+        let id = self.id.map(|id| format!(" (id {id})")).unwrap_or_default();
+        format!("{verb} {} \"{}\"{id}", self.kind.singular(), crate::redact::escape_controls(&self.key))
+    }
+
     /// What the change does, in a word.
     pub fn op_word(&self) -> &str {
         match self.op {

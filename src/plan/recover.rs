@@ -77,6 +77,7 @@ async fn recover<S: Managed>(plan: &mut Plan, dead: &[DeadRun], client: &ReadCli
             fingerprint: Some(live_fingerprint::<S>(&l, !S::NEEDS_DETAIL)),
             request: Some(Request { method: Method::Post, path: format!("{}/{id}/{action}", S::R::PATH), body: None }),
             after: Vec::new(),
+            drift: false,
         });
         added += 1;
     }

@@ -2,7 +2,7 @@
 //! line diffs, colour when asked for.
 
 use super::ChangeTag;
-use super::{diff_text, headline, is_long_text, kinds_of, short_value, summary_line, symbol};
+use super::{diff_text, headline, is_long_text, kinds_in, sections, short_value, summary_line, symbol};
 use crate::plan::{Change, FieldChange, Op, Plan};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -37,10 +37,28 @@ impl Paint {
 pub fn render(plan: &Plan, color: bool) -> String {
     let p = Paint(color);
     let mut out = String::new();
-    for kind in kinds_of(plan) {
-        let _ = writeln!(out, "{}", p.code("1", kind.title()));
-        for c in plan.changes.iter().filter(|c| c.kind == kind) {
-            change(&mut out, c, &p);
+    for (title, changes) in sections(plan) {
+        if let Some(t) = title {
+            let _ = writeln!(out, "{}", p.code("1;4", &t));
+        }
+        for kind in kinds_in(&changes) {
+            let _ = writeln!(out, "{}", p.code("1", kind.title()));
+            for c in changes.iter().filter(|c| c.kind == kind) {
+                change(&mut out, c, &p);
+            }
+        }
+    }
+    if let Some(base) = plan.base.as_ref().filter(|b| !b.resolved.is_empty()) {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.code(
+                "1",
+                "Drift this pull request resolves (the base would change these; now the manifests match the account)"
+            )
+        );
+        for r in &base.resolved {
+            let _ = writeln!(out, "  {}", p.dim(r));
         }
     }
     if !plan.unmanaged.is_empty() {

@@ -3,7 +3,7 @@
 //! past it, fields are dropped, then changes are counted instead of listed.
 
 use super::ChangeTag;
-use super::{diff_text, headline, is_long_text, kinds_of, short_value, summary_line, symbol};
+use super::{diff_text, headline, is_long_text, kinds_in, sections, short_value, summary_line, symbol};
 use crate::plan::{Change, Op, Plan};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -49,17 +49,29 @@ fn build(plan: &Plan, detail: Detail) -> String {
     if detail != Detail::Full && !plan.changes.is_empty() {
         let _ = writeln!(out, "_The full plan is too long for a comment ({} changes); field details are left out. Run `skyform plan` for all of it._\n", plan.changes.len());
     }
-    for kind in kinds_of(plan) {
-        let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.kind == kind).collect();
-        let _ = writeln!(out, "<details><summary><b>{}</b>: {}</summary>\n", kind.title(), counts(&changes));
-        if detail == Detail::Counts {
-            let _ = writeln!(out, "{} changes (too many to list here).\n", changes.len());
-        } else {
-            for c in &changes {
-                change(&mut out, c, detail == Detail::Full);
-            }
+    for (title, section) in sections(plan) {
+        if let Some(t) = title {
+            let _ = writeln!(out, "#### {}\n", escape(&t));
         }
-        let _ = writeln!(out, "</details>\n");
+        for kind in kinds_in(&section) {
+            let changes: Vec<&Change> = section.iter().copied().filter(|c| c.kind == kind).collect();
+            let _ = writeln!(out, "<details><summary><b>{}</b>: {}</summary>\n", kind.title(), counts(&changes));
+            if detail == Detail::Counts {
+                let _ = writeln!(out, "{} changes (too many to list here).\n", changes.len());
+            } else {
+                for c in &changes {
+                    change(&mut out, c, detail == Detail::Full);
+                }
+            }
+            let _ = writeln!(out, "</details>\n");
+        }
+    }
+    if let Some(base) = plan.base.as_ref().filter(|b| !b.resolved.is_empty()) {
+        let _ = writeln!(out, "#### Drift this pull request resolves\n\nThe manifests at the base would change these; with this pull request they match the account:\n");
+        for r in base.resolved.iter().take(if detail == Detail::Counts { 0 } else { 500 }) {
+            let _ = writeln!(out, "- {}", escape(r));
+        }
+        out.push('\n');
     }
     if !plan.unmanaged.is_empty() {
         let _ = writeln!(out, "<details><summary><b>Unmanaged</b>: {} (left alone)</summary>\n", plan.unmanaged.len());

@@ -183,15 +183,7 @@ pub fn json(plan: &Plan) -> String {
 
 /// `create agent "Sales"`, `start campaign "Spring"` (the key's control characters escaped).
 pub fn headline(c: &Change) -> String {
-    let verb = match c.op {
-        Op::Create => "create",
-        Op::Update => "update",
-        Op::Delete => "delete",
-        Op::Action => c.action.as_deref().unwrap_or("action"),
-        Op::Refused => "refused:",
-    };
-    let id = c.id.map(|id| format!(" (id {id})")).unwrap_or_default();
-    format!("{verb} {} \"{}\"{id}", c.kind.singular(), crate::redact::escape_controls(&c.key))
+    c.headline()
 }
 
 pub fn symbol(op: Op) -> &'static str {
@@ -242,7 +234,43 @@ pub fn diff_text(v: Option<&Value>) -> String {
 
 /// The kinds that have changes, in plan order of kinds (deletes are shown with their kind).
 pub fn kinds_of(plan: &Plan) -> Vec<Kind> {
-    Kind::ALL.iter().copied().filter(|k| plan.changes.iter().any(|c| c.kind == *k)).collect()
+    kinds_in(&plan.changes.iter().collect::<Vec<_>>())
+}
+
+/// The kinds among `changes`, in plan order of kinds.
+pub fn kinds_in(changes: &[&Change]) -> Vec<Kind> {
+    Kind::ALL.iter().copied().filter(|k| changes.iter().any(|c| c.kind == *k)).collect()
+}
+
+/// How a plan's changes are shown: one untitled section, or with `plan --base` the pull request's changes
+/// then the drift already present at the base, each titled (an empty pull-request section says so).
+pub fn sections(plan: &Plan) -> Vec<(Option<String>, Vec<&Change>)> {
+    let Some(base) = &plan.base else {
+        return vec![(None, plan.changes.iter().collect())];
+    };
+    let short: String = base.commit.chars().take(12).collect();
+    let pr: Vec<&Change> = plan.changes.iter().filter(|c| !c.drift).collect();
+    let drift: Vec<&Change> = plan.changes.iter().filter(|c| c.drift).collect();
+    let mut out = vec![(
+        Some(if pr.is_empty() {
+            "This pull request: no changes to the account".to_string()
+        } else {
+            format!("This pull request: {} change{}", pr.len(), if pr.len() == 1 { "" } else { "s" })
+        }),
+        pr,
+    )];
+    if !drift.is_empty() {
+        out.push((
+            Some(format!(
+                "Drift: {} change{} the manifests at {} ({short}) plan too: the account drifted before this pull request",
+                drift.len(),
+                if drift.len() == 1 { "" } else { "s" },
+                crate::redact::escape_controls(&base.git_ref)
+            )),
+            drift,
+        ));
+    }
+    out
 }
 
 /// `2 to create, 5 to update, ...` and the cost line.
@@ -269,8 +297,13 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.refused > 0 {
         parts.push(format!("{} refused", s.refused));
     }
+    let split = plan
+        .base
+        .as_ref()
+        .map(|b| format!(" ({} from this pull request, {} drift)", b.pull_request, b.drift))
+        .unwrap_or_default();
     format!(
-        "Plan: {}. {} API call{}, about {} at {} requests/min.",
+        "Plan: {}{split}. {} API call{}, about {} at {} requests/min.",
         parts.join(", "),
         s.api_calls,
         if s.api_calls == 1 { "" } else { "s" },

@@ -1,0 +1,198 @@
+//! What pipelines and installs use: completions, the man page, `--version`, the action's script, `plan
+//! --base`, `doctor`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_skyform");
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skyform-pipeline-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn skyform(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN).args(args).current_dir(dir).output().expect("skyform runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+// ------------------------------------------------------------------ install and shell integration
+
+#[test]
+fn completions_for_every_shell_name_every_command_and_flag() {
+    let dir = tempdir("completions");
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = skyform(&["completions", shell], &dir);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let text = stdout(&out);
+        for word in ["plan", "apply", "export", "doctor", "--detailed-exitcode", "--allow-deletes", "--base"] {
+            assert!(text.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let out = skyform(&["completions", "tcsh"], &dir);
+    assert_eq!(out.status.code(), Some(1), "an unknown shell is a usage error");
+}
+
+#[test]
+fn the_man_pages_are_generated_for_every_command() {
+    let dir = tempdir("man");
+    let out = skyform(&["man"], &dir);
+    assert!(out.status.success());
+    let page = stdout(&out);
+    assert!(page.starts_with(".ie") && page.contains(".TH skyform 1"), "{page}");
+    assert!(page.contains("SUBCOMMANDS") || page.contains("skyform\\-plan"), "{page}");
+    let out = skyform(&["man", "--out", "pages"], &dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["skyform.1", "skyform-plan.1", "skyform-apply.1", "skyform-doctor.1", "skyform-completions.1"] {
+        let text = std::fs::read_to_string(dir.join("pages").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.contains(".TH"), "{name}");
+    }
+}
+
+#[test]
+fn the_version_names_the_commit() {
+    let out = skyform(&["--version"], &tempdir("version"));
+    let text = stdout(&out);
+    let commit = text
+        .trim()
+        .strip_prefix(concat!("skyform ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .and_then(|r| r.strip_suffix(')'));
+    let commit = commit.unwrap_or_else(|| panic!("{text}"));
+    assert!(commit == "unknown" || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())), "{commit}");
+}
+
+// ------------------------------------------------------------------ plan --base
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+}
+
+/// A repository whose base commit declares three agents and a webhook, and whose head changes some of it.
+fn repo(name: &str, base: &str, head: &str) -> PathBuf {
+    let dir = tempdir(name);
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.email", "t@example.com"]);
+    git(&dir, &["config", "user.name", "t"]);
+    std::fs::create_dir_all(dir.join("skylight")).unwrap();
+    std::fs::write(dir.join("skylight/account.yaml"), base).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "base"]);
+    std::fs::write(dir.join("skylight/account.yaml"), head).unwrap();
+    git(&dir, &["checkout", "-q", "-b", "feature"]);
+    git(&dir, &["commit", "-q", "-am", "head"]);
+    dir
+}
+
+const BASE: &str = "agents:\n  - name: Sales\n    system_prompt: Sell.\n  - name: Legacy\n    system_prompt: Old words.\nwebhooks:\n  - name: CRM\n    url: https://crm.test/h\n    events: [message.sent]\n";
+const HEAD: &str = "agents:\n  - name: Sales\n    system_prompt: Sell.\n  - name: Legacy\n    system_prompt: Live words.\n  - name: Support\n    system_prompt: Help.\nwebhooks:\n  - name: CRM\n    url: https://crm.test/h2\n    events: [message.sent]\n";
+
+async fn plan_with_base(
+    dir: &Path,
+    base: &str,
+) -> (Result<skyform::plan::Plan, skyform::Error>, Vec<skyform::sandbox::LoggedRequest>) {
+    use skyform::sandbox::{Sandbox, SandboxConfig};
+    // Live: Sales drifted from both (someone edited it in the dashboard); Legacy already says what the
+    // head says; CRM as the base has it.
+    let live = serde_json::json!({
+        "agents": [
+            {"name": "Sales", "system_prompt": "Sell more!"},
+            {"name": "Legacy", "system_prompt": "Live words."}
+        ],
+        "webhooks": [{"name": "CRM", "url": "https://crm.test/h", "events": ["message.sent"]}]
+    });
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..common::test_config() }, common::seed(live))
+        .await
+        .unwrap();
+    let key = sandbox.api_key().to_string();
+    let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
+    let req = skyform::ops::plan::PlanRequest {
+        paths: vec![dir.join("skylight")],
+        connect: skyform::ops::connect::ConnectOptions { api_url: Some(sandbox.url()), ..Default::default() },
+        base: Some(base.to_string()),
+        ..Default::default()
+    };
+    let plan = skyform::ops::plan::run(&req, &env).await;
+    (plan, sandbox.requests())
+}
+
+#[tokio::test]
+async fn base_mode_splits_the_pull_requests_changes_from_drift_over_one_read() {
+    let dir = repo("base-split", BASE, HEAD);
+    let (plan, requests) = plan_with_base(&dir, "main").await;
+    let plan = plan.unwrap_or_else(|e| panic!("{}", e.render()));
+    let lines: Vec<String> =
+        plan.changes.iter().map(|c| format!("{} {}", if c.drift { "drift" } else { "pr" }, c.headline())).collect();
+    assert_eq!(
+        lines,
+        ["drift update agent \"Sales\" (id 1)", "pr create agent \"Support\"", "pr update webhook \"CRM\" (id 1)"]
+    );
+    let split = plan.base.as_ref().unwrap();
+    assert_eq!((split.pull_request, split.drift), (2, 1));
+    assert_eq!(split.resolved, ["update agent \"Legacy\" (id 2)"], "the base would change Legacy; the head matches it");
+    assert_eq!(split.git_ref, "main");
+    assert_eq!(split.commit.len(), 40);
+
+    // One read of the account: no path was asked twice.
+    let mut seen = std::collections::HashSet::new();
+    for r in &requests {
+        assert_eq!(r.method, "GET");
+        assert!(seen.insert(format!("{} {:?}", r.path, r.query)), "read twice: {} {:?}", r.path, r.query);
+    }
+
+    // Every renderer shows the split.
+    let human = skyform::render::render(&plan, skyform::render::Format::Human, false);
+    let pr_at = human.find("This pull request: 2 changes").expect(&human);
+    let drift_at = human.find("Drift: 1 change the manifests at main").expect(&human);
+    assert!(
+        pr_at < human.find("create agent \"Support\"").unwrap()
+            && drift_at < human.find("update agent \"Sales\"").unwrap()
+    );
+    assert!(human.contains("(2 from this pull request, 1 drift)"), "{human}");
+    assert!(
+        human.contains("Drift this pull request resolves") && human.contains("update agent \"Legacy\" (id 2)"),
+        "{human}"
+    );
+    let md = skyform::render::render(&plan, skyform::render::Format::Markdown, false);
+    assert!(md.contains("#### This pull request: 2 changes") && md.contains("#### Drift: 1 change"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&skyform::render::json(&plan)).unwrap();
+    assert_eq!(json["base"]["drift"], 1);
+    assert_eq!(json["changes"][0]["drift"], true);
+    assert!(json["changes"][1].get("drift").is_none());
+}
+
+#[tokio::test]
+async fn base_mode_without_manifests_at_the_base_or_with_a_bad_ref() {
+    // The manifests' folder is new in this pull request: every change is the pull request's, and a note says why.
+    let dir = tempdir("base-new");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.email", "t@example.com"]);
+    git(&dir, &["config", "user.name", "t"]);
+    std::fs::write(dir.join("README.md"), "nothing yet\n").unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "base"]);
+    git(&dir, &["checkout", "-q", "-b", "feature"]);
+    std::fs::create_dir_all(dir.join("skylight")).unwrap();
+    std::fs::write(dir.join("skylight/account.yaml"), HEAD).unwrap();
+    let (plan, _) = plan_with_base(&dir, "main").await;
+    let plan = plan.unwrap_or_else(|e| panic!("{}", e.render()));
+    assert!(plan.changes.iter().all(|c| !c.drift));
+    assert!(plan.notes.iter().any(|n| n.contains("did not exist at main")), "{:?}", plan.notes);
+
+    let (plan, requests) = plan_with_base(&dir, "no-such-branch").await;
+    let err = plan.unwrap_err();
+    assert!(err.to_string().contains("--base `no-such-branch` names no commit"), "{err}");
+    assert!(err.render().contains("fetch-depth: 0"), "{}", err.render());
+    assert!(requests.is_empty(), "nothing read: {requests:?}");
+}

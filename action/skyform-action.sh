@@ -66,18 +66,26 @@ count_changes() {
   jq -r '.summary | (.create // 0) + (.update // 0) + (.delete // 0) + (.action // 0)' "$plan" 2>/dev/null || true
 }
 
+# With --base: how many changes are this pull request's and how many drift already at the base, else empty.
+base_split() {
+  local plan=$1
+  [[ -s $plan ]] && command -v jq >/dev/null 2>&1 || return 0
+  jq -r 'if .base then " (\(.base.pull_request // 0) from this pull request, \(.base.drift // 0) drift already at the base)" else "" end' \
+    "$plan" 2>/dev/null || true
+}
+
 verdict_heading() {
-  local code=$1 count=$2
+  local code=$1 count=$2 split=$3
   case $code in
     0) echo 'no changes' ;;
     2)
       case $count in
-        '') echo 'changes to apply' ;;
-        1) echo '1 change' ;;
-        *) echo "$count changes" ;;
+        '') echo "changes to apply$split" ;;
+        1) echo "1 change$split" ;;
+        *) echo "$count changes$split" ;;
       esac
       ;;
-    3) echo 'refused changes — this plan cannot be applied' ;;
+    3) echo "refused changes — this plan cannot be applied$split" ;;
     1) echo 'error' ;;
     130 | 143) echo 'interrupted' ;;
     *) echo "unexpected exit code $code" ;;
@@ -139,7 +147,7 @@ cmd_plan() {
   # The comment: marker, verdict, the plan (its own "### skyform plan" title dropped: the verdict is the
   # title), and on errors skyform's stderr, fenced.
   local body plan_text='' heading
-  heading=$(verdict_heading "$code" "$(count_changes "$plan_file")")
+  heading=$(verdict_heading "$code" "$(count_changes "$plan_file")" "$(base_split "$plan_file")")
   if [[ -s $out_file ]]; then
     plan_text=$(<"$out_file")
     if [[ $plan_text == '### skyform plan'$'\n'* ]]; then

@@ -16,6 +16,7 @@ pub mod resources;
 
 pub mod api;
 pub mod apply;
+pub mod doctor;
 pub mod export;
 pub mod manifest;
 pub mod ops;

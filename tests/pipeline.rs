@@ -37,7 +37,8 @@ fn completions_for_every_shell_name_every_command_and_flag() {
         assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
         let text = stdout(&out);
         for word in ["plan", "apply", "export", "doctor", "--detailed-exitcode", "--allow-deletes", "--base"] {
-            assert!(text.contains(word), "{shell} completion lacks {word}");
+            // fish and elvish spell long flags without the dashes (`-l detailed-exitcode`).
+            assert!(text.contains(word.trim_start_matches("--")), "{shell} completion lacks {word}");
         }
     }
     let out = skyform(&["completions", "tcsh"], &dir);
@@ -195,4 +196,137 @@ async fn base_mode_without_manifests_at_the_base_or_with_a_bad_ref() {
     assert!(err.to_string().contains("--base `no-such-branch` names no commit"), "{err}");
     assert!(err.render().contains("fetch-depth: 0"), "{}", err.render());
     assert!(requests.is_empty(), "nothing read: {requests:?}");
+}
+
+// ------------------------------------------------------------------ doctor
+
+async fn doctor(
+    quirks: impl FnOnce(&mut skyform::sandbox::Quirks),
+    faults: &[skyform::sandbox::FaultRule],
+) -> skyform::doctor::Report {
+    use skyform::api::{ApiConfig, ApiKey, ReadClient};
+    use skyform::sandbox::{Sandbox, SandboxConfig, Store};
+    // The documented limit: doctor's 20-odd requests fit in it, and `rate.limit` expects it.
+    let mut config = SandboxConfig { rate_limit: 120, ..common::test_config() };
+    quirks(&mut config.quirks);
+    let seed: Store =
+        Store::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/acme/sandbox.json")).unwrap();
+    let sandbox = Sandbox::start(config, seed).await.unwrap();
+    for f in faults {
+        sandbox.add_fault(f.clone()).unwrap();
+    }
+    let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+    let report = skyform::doctor::run(&client, &sandbox.url()).await.unwrap();
+    assert!(sandbox.requests().iter().all(|r| r.method == "GET"), "read-only");
+    assert_eq!(report.requests as usize, sandbox.requests().len());
+    assert!(report.requests < 25, "{} requests", report.requests);
+    report
+}
+
+fn verdict(r: &skyform::doctor::Report, id: &str) -> (skyform::doctor::Verdict, String) {
+    let f = r
+        .facts
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no fact {id}: {:?}", r.facts.iter().map(|f| &f.id).collect::<Vec<_>>()));
+    (f.verdict, f.seen.clone())
+}
+
+#[tokio::test]
+async fn doctor_checks_every_assumption_a_read_can_in_each_sandbox_mode() {
+    use skyform::doctor::Verdict::{Fails, Note, Ok as Holds};
+    // The documented API: everything holds.
+    let normal = doctor(|_| {}, &[]).await;
+    assert!(normal.holds(), "{}", normal.render());
+    for id in [
+        "auth.x-api-key",
+        "auth.bearer",
+        "auth.unauthenticated",
+        "envelope",
+        "rate.limit",
+        "rate.remaining-reset",
+        "list.knowledge-base.page-cap",
+        "list.knowledge-base.default-size",
+        "list.campaigns.default-size",
+        "list.team.items",
+        "list.knowledge-base.detail",
+        "detail.knowledge-base",
+        "detail.campaigns",
+        "events.shape",
+        "events.names",
+        "list.ai-agents.pagination",
+        "list.account-channels.items",
+        "list.contacts-segments.items",
+    ] {
+        assert_eq!(verdict(&normal, id).0, Holds, "{id}: {}", normal.render());
+    }
+
+    // A server capping pages at 50: skyform copes (it follows last_page); said, with the files.
+    let capped = doctor(|q| q.max_per_page = 50, &[]).await;
+    assert!(capped.holds());
+    assert_eq!(verdict(&capped, "list.knowledge-base.page-cap"), (Note, "50".into()));
+    assert!(
+        capped.render().contains("change: src/resources/knowledge.rs, src/sandbox/knowledge_base.rs"),
+        "{}",
+        capped.render()
+    );
+
+    // Offsets instead of Z: still ISO 8601.
+    let offset = doctor(|q| q.utc_offset_minutes = 180, &[]).await;
+    assert!(offset.holds());
+    assert_eq!(verdict(&offset, "list.ai-agents.timestamps").0, Holds);
+
+    // The older paginated webhook list.
+    let paged = doctor(|q| q.webhooks_paginated = true, &[]).await;
+    assert!(paged.holds());
+    assert_eq!(verdict(&paged, "list.webhooks.pagination"), (Note, "paginated (meta)".into()));
+
+    // Fields the contract does not name: ignored.
+    let extra = doctor(|q| q.extra_fields = true, &[]).await;
+    assert!(extra.holds(), "{}", extra.render());
+
+    // A catalogue larger than ours.
+    let events = doctor(|q| q.extra_events = vec!["contact.tagged".into()], &[]).await;
+    assert!(events.holds());
+    assert_eq!(verdict(&events, "events.names"), (Note, "0 of ours missing; 1 more".into()));
+
+    // What skyform relies on failing: the catalogue cannot be read, a detail without its body.
+    let broken = doctor(
+        |_| {},
+        &[
+            skyform::sandbox::FaultRule::status("GET", "/api/v1/webhooks/events", 500, 1),
+            skyform::sandbox::FaultRule::status("GET", "/api/v1/campaigns/*", 404, 1),
+        ],
+    )
+    .await;
+    assert!(!broken.holds());
+    assert_eq!(broken.exit_code(), 1);
+    assert_eq!(verdict(&broken, "events.shape").0, Fails);
+    assert_eq!(verdict(&broken, "detail.campaigns"), (Fails, "404".into()));
+    assert!(broken.render().contains("Something skyform relies on does not hold"), "{}", broken.render());
+}
+
+#[test]
+fn doctor_from_the_command_line_prints_a_table_or_json_and_exits_by_verdict() {
+    let dir = tempdir("doctor-cli");
+    let out = skyform(&["doctor", "--sandbox"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("fact") && text.contains("expected") && text.contains("seen") && text.contains("verdict"),
+        "{text}"
+    );
+    assert!(text.contains("Everything skyform relies on holds"), "{text}");
+    let out = skyform(&["doctor", "--sandbox", "--format", "json"], &dir);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["facts"].as_array().unwrap().len() > 20);
+    assert!(v["requests"].as_u64().unwrap() < 25);
+    // A key the API refuses: the first fact fails, nothing else is probed, exit 1.
+    let out = Command::new(BIN)
+        .args(["doctor", "--api-url", "http://127.0.0.1:9/api/v1"])
+        .env("SKYLIGHT_API_KEY", "k")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }

@@ -26,7 +26,8 @@ pub mod pacer;
 mod transport;
 
 pub use error::{ApiError, Failure};
-pub use pacer::PacerConfig;
+pub use pacer::{PacerConfig, RateHeaders};
+pub use transport::{Probe, ProbeAuth};
 
 use crate::resources::lookup::{Account, Channel, ContactList, KnowledgeStatus, Subscription, Tag, WebhookEvent};
 use crate::resources::{Resource, Secret};
@@ -59,7 +60,16 @@ impl ApiKey {
     }
 
     fn header(&self) -> reqwest::header::HeaderValue {
-        let mut v = reqwest::header::HeaderValue::from_str(&self.0)
+        Self::sensitive(&self.0)
+    }
+
+    /// `Bearer KEY`, for the other documented auth header.
+    fn bearer(&self) -> reqwest::header::HeaderValue {
+        Self::sensitive(&format!("Bearer {}", self.0))
+    }
+
+    fn sensitive(s: &str) -> reqwest::header::HeaderValue {
+        let mut v = reqwest::header::HeaderValue::from_str(s)
             .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("invalid-key"));
         v.set_sensitive(true);
         v
@@ -554,6 +564,12 @@ impl ReadClient {
     /// Every contact tag (`GET /tags`, [doc] unpaginated).
     pub async fn tags(&self) -> Result<Vec<Tag>, ApiError> {
         self.list_of("/tags").await
+    }
+
+    /// One GET as it comes (status, rate-limit headers, the whole body), for `doctor`'s probes of the
+    /// contract's assumptions. Paced, never retried.
+    pub async fn probe(&self, path: &str, query: &[(&str, String)], auth: ProbeAuth) -> Result<Probe, ApiError> {
+        self.t.probe(path, query, auth).await
     }
 
     pub async fn webhook_events(&self) -> Result<Vec<WebhookEvent>, ApiError> {

@@ -35,6 +35,26 @@ pub(crate) struct Transport {
     pub events: Option<EventSink>,
 }
 
+/// Which credentials a probe sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeAuth {
+    /// `X-Api-Key: KEY`, what skyform sends.
+    ApiKeyHeader,
+    /// `Authorization: Bearer KEY`, the other documented way.
+    Bearer,
+    /// None: what an unauthenticated caller is answered.
+    None,
+}
+
+/// A probe's answer as it came.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub status: u16,
+    pub rate: RateHeaders,
+    /// The whole body (the envelope, not just `data`); null when it was not JSON.
+    pub body: Value,
+}
+
 /// A list page's `meta`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Meta {
@@ -172,6 +192,34 @@ impl Transport {
             other => other,
         };
         Ok(Answer { data, meta })
+    }
+
+    /// One GET as it comes, for `doctor`: paced like any request, sent with the chosen credentials, never
+    /// retried; the status, the rate-limit headers and the whole JSON body (envelope included). Errors only
+    /// when there is no answer at all.
+    pub async fn probe(&self, path: &str, query: &[(&str, String)], auth: ProbeAuth) -> Result<Probe, ApiError> {
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        self.pacer.acquire().await;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        req = match auth {
+            ProbeAuth::ApiKeyHeader => req.header("X-Api-Key", self.key.header()),
+            ProbeAuth::Bearer => req.header("Authorization", self.key.bearer()),
+            ProbeAuth::None => req,
+        };
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        let res = req.send().await.map_err(|e| ApiError::other("GET", path, Failure::Dropped, transport_cause(&e)))?;
+        let status = res.status().as_u16();
+        let rate = rate_headers(res.headers());
+        if auth == ProbeAuth::ApiKeyHeader {
+            self.pacer.observe(Some(rate), Instant::now());
+        }
+        let bytes =
+            res.bytes().await.map_err(|e| ApiError::other("GET", path, Failure::Dropped, transport_cause(&e)))?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Probe { status, rate, body })
     }
 
     /// Why nothing more may be sent, if so: the run was interrupted, or its deadline passed.

@@ -2,6 +2,7 @@
 
 mod apply;
 mod completions;
+mod doctor;
 mod export;
 mod plan;
 mod rotate;
@@ -90,6 +91,8 @@ enum Command {
     Schema(schema::Args),
     /// Rotate one object's secret (a webhook's signing secret) and deliver the new one to the secrets sink.
     Rotate(rotate::Args),
+    /// Check, read-only, what skyform assumes about the API against the account (before the first apply).
+    Doctor(doctor::Args),
     /// Break a stale apply lease by hand (the lock tag of a run that died).
     Unlock(unlock::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
@@ -117,6 +120,7 @@ pub fn run() -> i32 {
         Command::Export(args) => export::run(args, &cli.global),
         Command::Rotate(args) => rotate::run(args, &cli.global),
         Command::Unlock(args) => unlock::run(args, &cli.global),
+        Command::Doctor(args) => doctor::run(args, &cli.global),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Completions(args) => completions::run(args),

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod connect;
+pub mod doctor;
 pub mod export;
 pub mod git;
 pub mod plan;

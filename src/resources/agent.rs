@@ -131,6 +131,7 @@ pub struct Agents;
 impl Resource for Agents {
     const KIND: super::Kind = super::Kind::Agents;
     const PATH: &'static str = "/ai-agents";
+    const FILES: &'static [&'static str] = &[file!(), "src/sandbox/agents.rs"];
     type Live = LiveAgent;
     fn live_id(l: &LiveAgent) -> u64 {
         l.id

@@ -156,6 +156,9 @@ pub struct Campaigns;
 impl Resource for Campaigns {
     const KIND: super::Kind = super::Kind::Campaigns;
     const PATH: &'static str = "/campaigns";
+    const FILES: &'static [&'static str] = &[file!(), "src/sandbox/campaigns.rs"];
+    const PAGE_SIZE: Option<u64> = Some(25);
+    const DETAIL_FIELD: Option<&'static str> = Some("message");
     type Live = LiveCampaign;
     fn live_id(l: &LiveCampaign) -> u64 {
         l.id

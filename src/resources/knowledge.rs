@@ -224,6 +224,9 @@ pub struct KnowledgeBase;
 impl Resource for KnowledgeBase {
     const KIND: super::Kind = super::Kind::KnowledgeBase;
     const PATH: &'static str = "/knowledge-base";
+    const FILES: &'static [&'static str] = &[file!(), "src/sandbox/knowledge_base.rs"];
+    const PAGE_SIZE: Option<u64> = Some(15);
+    const DETAIL_FIELD: Option<&'static str> = Some("content");
     type Live = LiveKnowledgeEntry;
     fn live_id(l: &LiveKnowledgeEntry) -> u64 {
         l.id

@@ -248,6 +248,15 @@ pub trait Resource: Send + Sync + 'static {
     /// The action that hands out a new secret, when a create's answer carries one that was lost with it
     /// (webhooks: `regenerate-secret`).
     const SECRET_ACTION: Option<&'static str> = None;
+    /// The list's default page size when the contract says it is paginated ([doc]/[assumed], contract §3);
+    /// the client asks 100 a page either way. `doctor` checks it against the account.
+    const PAGE_SIZE: Option<u64> = None;
+    /// A field list items leave out and the single GET has, so plans read those objects singly
+    /// ([assumed], contract §3). `doctor` checks both halves.
+    const DETAIL_FIELD: Option<&'static str> = None;
+    /// Where this kind's assumptions live (this file, the sandbox's), named by `doctor` when one does not
+    /// hold.
+    const FILES: &'static [&'static str] = &[];
     type Live: serde::de::DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static;
     fn live_id(live: &Self::Live) -> u64;
     /// The natural key of a live object, as the API spells it.

@@ -99,6 +99,8 @@ pub struct Team;
 impl Resource for Team {
     const KIND: super::Kind = super::Kind::Team;
     const PATH: &'static str = "/team";
+    const FILES: &'static [&'static str] = &[file!(), "src/sandbox/team.rs"];
+    const PAGE_SIZE: Option<u64> = Some(15);
     type Live = LiveTeamMember;
     fn live_id(l: &LiveTeamMember) -> u64 {
         l.id

@@ -159,6 +159,7 @@ pub struct Webhooks;
 impl Resource for Webhooks {
     const KIND: super::Kind = super::Kind::Webhooks;
     const PATH: &'static str = "/webhooks";
+    const FILES: &'static [&'static str] = &[file!(), "src/sandbox/webhooks.rs"];
     /// The create answer carries the secret, shown only then ([doc]); a lost answer is recovered by rotating.
     const SECRET_ACTION: Option<&'static str> = Some("regenerate-secret");
     type Live = LiveWebhook;

@@ -330,3 +330,117 @@ fn doctor_from_the_command_line_prints_a_table_or_json_and_exits_by_verdict() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+// ------------------------------------------------------------------ the GitHub Action's script
+
+/// Runs `action/skyform-action.sh MODE` as the action does, with GitHub's files pointed into `dir`.
+async fn action(mode: &str, dir: &Path, env: Vec<(&'static str, String)>) -> Output {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let (dir, mode) = (dir.to_path_buf(), mode.to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut c = Command::new("bash");
+        c.arg(root.join("action/skyform-action.sh"))
+            .arg(mode)
+            .current_dir(&root)
+            .env_remove("SKYLIGHT_API_KEY")
+            .env_remove("GITHUB_ACTIONS")
+            .env("SKYFORM_BIN", BIN)
+            .env("SKYFORM_ACTION_DIR", dir.join("out"))
+            .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+            .env("GITHUB_OUTPUT", dir.join("outputs.txt"));
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+async fn sandbox_for(seed: &str) -> skyform::sandbox::Sandbox {
+    use skyform::sandbox::{Sandbox, SandboxConfig, Store};
+    let store = if seed.is_empty() {
+        Store::default()
+    } else {
+        Store::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(seed)).unwrap()
+    };
+    Sandbox::start(SandboxConfig { rate_limit: 100_000, ..common::test_config() }, store).await.unwrap()
+}
+
+fn outputs(dir: &Path) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(dir.join("outputs.txt"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_action_writes_the_pull_request_comment_summary_outputs_and_saved_plan() {
+    let dir = tempdir("action-pr");
+    let sandbox = sandbox_for("").await;
+    let env = vec![
+        ("INPUT_PATHS", "examples/minimal".to_string()),
+        ("INPUT_API_URL", sandbox.url()),
+        ("SKYLIGHT_API_KEY", sandbox.api_key().to_string()),
+    ];
+    let out = action("plan", &dir, env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let o = outputs(&dir);
+    assert_eq!(o["exit-code"], "2");
+    assert_eq!(o["has-changes"], "true");
+    let comment = std::fs::read_to_string(&o["comment-file"]).unwrap();
+    assert!(comment.starts_with("<!-- skyform-plan -->\n### skyform plan: "), "found again by its marker:\n{comment}");
+    assert!(comment.contains("create agent \"Assistant\"") && comment.contains("create webhook \"CRM\""), "{comment}");
+    assert!(!comment.contains(sandbox.api_key()), "no key in the comment");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("create agent \"Assistant\""), "the job summary has the plan");
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&o["plan-file"]).unwrap()).unwrap();
+    assert_eq!(plan["summary"]["create"], 2, "the saved plan is kept for the artifact");
+    assert!(sandbox.requests().iter().all(|r| r.method == "GET"), "a pull-request plan writes nothing");
+
+    let verdict = action("verdict", &dir, vec![("SKYFORM_EXIT", o["exit-code"].clone())]).await;
+    assert_eq!(verdict.status.code(), Some(0), "changes to apply pass the check");
+}
+
+#[tokio::test]
+async fn the_action_fails_the_check_on_refused_changes_and_on_errors_after_writing_the_comment() {
+    // examples/acme against its own seed has one refused change (an edited running campaign): exit 3.
+    let dir = tempdir("action-refused");
+    let sandbox = sandbox_for("examples/acme/sandbox.json").await;
+    let env = vec![
+        ("INPUT_PATHS", "examples/acme".to_string()),
+        ("INPUT_API_URL", sandbox.url()),
+        ("SKYLIGHT_API_KEY", sandbox.api_key().to_string()),
+        ("SKYFORM_SECRET_HANA_INITIAL_PASSWORD", "hana-initial-pass".to_string()),
+    ];
+    let out = action("plan", &dir, env).await;
+    assert_eq!(out.status.code(), Some(0), "the comment is still written: {}", stderr(&out));
+    let o = outputs(&dir);
+    assert_eq!(o["exit-code"], "3");
+    let comment = std::fs::read_to_string(&o["comment-file"]).unwrap();
+    assert!(comment.contains("refused changes"), "{comment}");
+    assert!(comment.contains("refused:"), "the refused change is listed: {comment}");
+    let verdict = action("verdict", &dir, vec![("SKYFORM_EXIT", o["exit-code"].clone())]).await;
+    assert_eq!(verdict.status.code(), Some(1));
+    assert!(stdout(&verdict).contains("::error::the plan has refused changes"), "{}", stdout(&verdict));
+
+    // A manifest error: exit 1, the problem in the comment, fenced, and the check fails.
+    let dir = tempdir("action-error");
+    std::fs::create_dir_all(dir.join("bad")).unwrap();
+    std::fs::write(dir.join("bad/a.yaml"), "agents:\n  - name: A\n    sytem_prompt: x\n").unwrap();
+    let env = vec![("INPUT_PATHS", dir.join("bad").display().to_string()), ("INPUT_API_URL", sandbox.url())];
+    let out = action("plan", &dir, env).await;
+    assert_eq!(out.status.code(), Some(0));
+    let o = outputs(&dir);
+    assert_eq!(o["exit-code"], "1");
+    let comment = std::fs::read_to_string(&o["comment-file"]).unwrap();
+    assert!(
+        comment.contains("### skyform plan: error")
+            && comment.contains("unknown key `sytem_prompt`")
+            && comment.contains("```"),
+        "{comment}"
+    );
+    let verdict = action("verdict", &dir, vec![("SKYFORM_EXIT", o["exit-code"].clone())]).await;
+    assert_eq!(verdict.status.code(), Some(1));
+}

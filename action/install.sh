@@ -12,7 +12,8 @@
 #
 # Environment (all optional outside GitHub): INSTALL_ROOT (default ${RUNNER_TEMP:-/tmp}/skyform-install),
 # ACTION_PATH (default: this script's repository), ACTION_REF, ACTION_REPOSITORY, SKYFORM_VERSION,
-# GH_TOKEN (for `gh release download`; curl is used when gh is absent), RUNNER_OS, RUNNER_ARCH,
+# GH_TOKEN (for `gh release download`; curl is used when gh or the token is absent), RELEASE_BASE_URL (curl
+# downloads from there instead of the GitHub release: a mirror, or a test), RUNNER_OS, RUNNER_ARCH,
 # GITHUB_OUTPUT, GITHUB_PATH.
 set -euo pipefail
 
@@ -90,12 +91,12 @@ cmd_release() {
   [[ -n $version ]] || die "install: release needs a version (input version, e.g. v1.2.0)"
   local asset
   asset=skyform-$(triple).tar.gz
-  local tmp
   tmp=$(mktemp -d)
-  if command -v gh >/dev/null 2>&1 && [[ -n ${GH_TOKEN:-} ]]; then
+  trap 'rm -rf "$tmp"' EXIT
+  if [[ -z ${RELEASE_BASE_URL:-} ]] && command -v gh >/dev/null 2>&1 && [[ -n ${GH_TOKEN:-} ]]; then
     gh release download "$version" --repo "$repo" --dir "$tmp" --pattern "$asset" --pattern "$asset.sha256"
   else
-    local url=https://github.com/$repo/releases/download/$version
+    local url=${RELEASE_BASE_URL:-https://github.com/$repo/releases/download/$version}
     curl -fsSL --retry 3 -o "$tmp/$asset" "$url/$asset"
     curl -fsSL --retry 3 -o "$tmp/$asset.sha256" "$url/$asset.sha256"
   fi
@@ -112,7 +113,6 @@ cmd_release() {
   bin=$(find "$tmp/x" -type f -name skyform | head -n 1)
   [[ -n $bin ]] || die "$asset has no skyform binary"
   install -m 0755 "$bin" "$root/bin/skyform"
-  rm -rf "$tmp"
   finish
 }
 

@@ -476,7 +476,8 @@ fn apply_then_plan_on_the_same_sandbox_state_has_nothing_left_to_do() {
 }
 
 /// The plan carries what apply sends: an agent edit, with a campaign in the same manifests, targeted at the
-/// agents, reads the agents' list once, writes once, and verifies with one read: no lookups, no campaigns.
+/// agents, reads the agents' list once, writes once, and verifies with one read of the list: no lookups, no
+/// campaigns, no single GETs.
 #[tokio::test]
 async fn one_targeted_agent_edit_costs_one_list_one_put_and_one_verification_read() {
     let mut live = common::lookups();
@@ -487,7 +488,7 @@ async fn one_targeted_agent_edit_costs_one_list_one_put_and_one_verification_rea
     let target = skyform::plan::Target::parse("agents").unwrap();
     let applied = w.apply_with(w.request(|r| r.options.targets = vec![target])).await.unwrap();
     converged(&applied);
-    assert_eq!(w.lines(), ["GET /api/v1/ai-agents", "PUT /api/v1/ai-agents/1", "GET /api/v1/ai-agents/1"]);
+    assert_eq!(w.lines(), ["GET /api/v1/ai-agents", "PUT /api/v1/ai-agents/1", "GET /api/v1/ai-agents"]);
 }
 
 /// The wire form is not the comparison form: an email compared without case is sent as written.

@@ -290,9 +290,9 @@ async fn a_503_burst_during_verification_keeps_the_summary() {
         "agents:\n  - name: A\n    system_prompt: p\n  - name: B\n    system_prompt: p\n",
     )
     .unwrap();
-    // The writes pass; then every single GET (verification's) answers 503.
+    // The writes pass; then every list read (verification's) answers 503.
     let meanwhile = Meanwhile(|| {
-        sandbox.add_fault(FaultRule::status("GET", "/api/v1/ai-agents/*", 503, 100)).unwrap();
+        sandbox.add_fault(FaultRule::status("GET", "/api/v1/ai-agents", 503, 100)).unwrap();
     });
     let applied = run(&request(&sandbox, &dir, None), &env(&sandbox), &meanwhile).await.unwrap();
     let report = applied.report.unwrap();

@@ -21,6 +21,7 @@
 //!
 //! The API key is an [`ApiKey`]: it prints as `(redacted)` everywhere.
 
+pub mod cache;
 mod error;
 pub mod pacer;
 mod transport;
@@ -61,6 +62,17 @@ impl ApiKey {
 
     fn header(&self) -> reqwest::header::HeaderValue {
         Self::sensitive(&self.0)
+    }
+
+    /// A fingerprint of this key with `api_url` (FNV-1a, 64 bits, hex): names things per account (the
+    /// detail cache's folder) without the key. Not a security boundary: it only tells accounts apart.
+    pub fn fingerprint(&self, api_url: &str) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in api_url.trim_end_matches('/').bytes().chain([0u8]).chain(self.0.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
     }
 
     /// `Bearer KEY`, for the other documented auth header.
@@ -110,6 +122,8 @@ pub struct ApiConfig {
     pub deadline: Option<std::time::Instant>,
     /// Set on SIGINT/SIGTERM: waits end, nothing new is sent.
     pub cancel: Cancel,
+    /// Where detail bodies are cached (`--cache-dir`); none: every detail is read.
+    pub cache: Option<Arc<cache::DetailCache>>,
 }
 
 /// A run's stop signal: set once (SIGINT, SIGTERM, a lease that could not be renewed). Requests not yet
@@ -182,6 +196,7 @@ impl ApiConfig {
             settle: Duration::from_secs(60),
             deadline: None,
             cancel: Cancel::default(),
+            cache: None,
         }
     }
 
@@ -328,6 +343,7 @@ pub struct ReadClient {
     /// With [`ReadClient::remembering`]: every list and single GET answered once, by path, so several plans
     /// (`plan --base`: the base's and the head's) see one read of the account.
     memo: Option<Arc<Mutex<HashMap<String, Value>>>>,
+    cache: Option<Arc<cache::DetailCache>>,
 }
 
 impl fmt::Debug for ReadClient {
@@ -380,13 +396,13 @@ impl ReadClient {
             stats: Stats::default(),
             events,
         };
-        Ok(ReadClient { t: Arc::new(t), memo: None })
+        Ok(ReadClient { t: Arc::new(t), memo: None, cache: config.cache })
     }
 
     /// This client, remembering what it reads: the same list or object asked twice is read once. For
     /// plans over one snapshot of the account; not for reads that must see a change (verification).
     pub fn remembering(&self) -> ReadClient {
-        ReadClient { t: self.t.clone(), memo: Some(Arc::default()) }
+        ReadClient { t: self.t.clone(), memo: Some(Arc::default()), cache: self.cache.clone() }
     }
 
     fn recall(&self, path: &str) -> Option<Value> {
@@ -544,6 +560,39 @@ impl ReadClient {
         parse("GET", &path, self.get_value(&path).await?)
     }
 
+    /// The single GET of a listed object, from the detail cache when the list item's validator matches
+    /// the stored one (see [`cache`]); what is read is stored for the next run.
+    pub async fn detail<R: Resource>(&self, listed: &R::Live) -> Result<R::Live, ApiError> {
+        let id = R::live_id(listed);
+        let (Some(cache), Some(validator)) = (&self.cache, R::validator(listed)) else {
+            return self.get::<R>(id).await;
+        };
+        if let Some(body) = cache.get(R::PATH, id, &validator).await {
+            if let Ok(live) = serde_json::from_value::<R::Live>(body) {
+                return Ok(live);
+            }
+        }
+        let path = format!("{}/{id}", R::PATH);
+        let raw = self.get_value(&path).await?;
+        let live: R::Live = parse("GET", &path, raw.clone())?;
+        // Stored under the validator the body itself carries: an edit between the list and this read
+        // moved it, and the next list shows the new one.
+        if let Some(own) = R::validator(&live) {
+            cache.put(R::PATH, id, &own, &raw).await;
+        }
+        Ok(live)
+    }
+
+    /// Stores a write's answer (the object as it now is) in the detail cache, so the plan after an apply
+    /// is warm. Answers that do not parse, or carry no validator, are skipped.
+    pub async fn remember_answer<R: Resource>(&self, answer: &Value) {
+        let Some(cache) = &self.cache else { return };
+        let Ok(live) = serde_json::from_value::<R::Live>(answer.clone()) else { return };
+        if let Some(validator) = R::validator(&live) {
+            cache.put(R::PATH, R::live_id(&live), &validator, answer).await;
+        }
+    }
+
     pub async fn knowledge_status(&self, id: u64) -> Result<KnowledgeStatus, ApiError> {
         let path = format!("/knowledge-base/{id}/status");
         parse("GET", &path, self.get_value(&path).await?)
@@ -593,6 +642,8 @@ pub struct Created<L> {
     pub secret: Option<Secret>,
     /// The create's answer was lost, and the object was found and adopted instead of created again.
     pub adopted: bool,
+    /// The create's answer as it came (the secret taken out); null when the object was adopted from a list.
+    pub answer: Value,
 }
 
 /// A client that can change the account: the type `apply` gets.
@@ -650,7 +701,12 @@ impl WriteClient {
                 Ok(answer) => {
                     let mut data = answer.data;
                     let secret = take_secret(&mut data);
-                    return Ok(Created { live: parse("POST", R::PATH, data)?, secret, adopted: false });
+                    return Ok(Created {
+                        live: parse("POST", R::PATH, data.clone())?,
+                        secret,
+                        adopted: false,
+                        answer: data,
+                    });
                 }
                 Err(e) if e.is_ambiguous() => e,
                 Err(e) => return Err(e),
@@ -702,7 +758,7 @@ impl WriteClient {
                         }
                         None => None,
                     };
-                    return Ok(Created { live, secret, adopted: true });
+                    return Ok(Created { live, secret, adopted: true, answer: Value::Null });
                 }
                 n => {
                     let mut e = err;

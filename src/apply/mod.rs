@@ -6,7 +6,7 @@ pub mod lease;
 pub mod secrets;
 
 use crate::api::{ApiError, Failure, WriteClient};
-use crate::plan::live::{list_keys, read_one};
+use crate::plan::live::{list_keys, read_one, verify_reads, Expected, LiveView};
 use crate::plan::{Change, Method, Op, Plan, FORMAT_VERSION};
 use crate::resources::{Kind, Managed, Resource, Secret};
 use crate::{Error, ErrorKind};
@@ -319,6 +319,9 @@ struct Ctx {
     client: WriteClient,
     /// Ids created during this apply, by the index of the change that created them.
     created: Mutex<HashMap<usize, u64>>,
+    /// The last write answer per object that shows every field (a knowledge body, a campaign message):
+    /// verification reads those fields from it instead of a GET per object.
+    answers: Mutex<HashMap<(Kind, u64), Value>>,
     sink: Option<SecretSink>,
     secrets: BTreeMap<String, Secret>,
 }
@@ -326,6 +329,19 @@ struct Ctx {
 impl Ctx {
     fn created(&self, change: usize) -> Option<u64> {
         self.created.lock().unwrap_or_else(|p| p.into_inner()).get(&change).copied()
+    }
+
+    /// Keeps a write's answer for verification and the detail cache (so the next plan is warm), when it
+    /// is the whole object: an action's answer may leave the body out.
+    async fn answered(&self, kind: Kind, answer: &Value) {
+        async fn whole<R: Resource>(answer: &Value) -> Option<u64> {
+            let complete = R::DETAIL_FIELD.is_none_or(|f| answer.get(f).is_some());
+            let live = serde_json::from_value::<R::Live>(answer.clone()).ok()?;
+            complete.then(|| R::live_id(&live))
+        }
+        let Some(id) = with_kind!(kind, S => whole::<<S as Managed>::R>(answer).await) else { return };
+        with_kind!(kind, S => self.client.remember_answer::<<S as Managed>::R>(answer).await);
+        self.answers.lock().unwrap_or_else(|p| p.into_inner()).insert((kind, id), answer.clone());
     }
 }
 
@@ -391,12 +407,13 @@ async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<Ended, ChangeErro
             client: &WriteClient,
             key: &str,
             body: &Value,
-        ) -> Result<(u64, Option<Secret>), ApiError> {
+        ) -> Result<(u64, Option<Secret>, Value), ApiError> {
             let created = client.create::<S::R>(key, body).await?;
-            Ok((<S::R as Resource>::live_id(&created.live), created.secret))
+            Ok((<S::R as Resource>::live_id(&created.live), created.secret, created.answer))
         }
         let body = body.unwrap_or(Value::Null);
-        let (id, secret) = with_kind!(c.kind, S => create::<S>(&ctx.client, &c.key, &body).await)?;
+        let (id, secret, answer) = with_kind!(c.kind, S => create::<S>(&ctx.client, &c.key, &body).await)?;
+        ctx.answered(c.kind, &answer).await;
         ctx.created.lock().unwrap_or_else(|p| p.into_inner()).insert(i, id);
         if let Some(secret) = secret {
             deliver(ctx, c, id, &secret).await?;
@@ -408,6 +425,9 @@ async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<Ended, ChangeErro
         Ok(mut data) => {
             if let Some(secret) = WriteClient::take_secret(&mut data) {
                 deliver(ctx, c, id.unwrap_or_default(), &secret).await?;
+            }
+            if c.op != Op::Delete {
+                ctx.answered(c.kind, &data).await;
             }
             Ok(Ended::Done)
         }
@@ -462,7 +482,13 @@ pub async fn execute_plan(
     let started = Instant::now();
     let before = client.stats();
     let cancel = client.cancel();
-    let ctx = Arc::new(Ctx { client: client.clone(), created: Mutex::new(HashMap::new()), sink, secrets });
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        created: Mutex::new(HashMap::new()),
+        answers: Mutex::new(HashMap::new()),
+        sink,
+        secrets,
+    });
     let changes = plan.changes.clone();
     let total = changes.iter().filter(|c| c.op != Op::Refused).count();
     let mut status: Vec<Option<Status>> =
@@ -573,7 +599,8 @@ pub async fn execute_plan(
         notes.push("the changes done were not verified: the apply was interrupted; the next plan shows where the account stands".into());
         Vec::new()
     } else {
-        verify(&outcomes, &created, client).await
+        let answers = ctx.answers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        verify(&outcomes, &created, &answers, client).await
     };
     let after = client.stats();
     Ok(ApplyReport {
@@ -587,10 +614,17 @@ pub async fn execute_plan(
     })
 }
 
-/// Re-reads every object a done change touched, once, and compares it with what the plan declared: the
-/// fields the changes set, the last action's target state, deletes gone. Problems (verification reads that
+/// Reads every object a done change touched, and compares it with what the plan declared: the fields the
+/// changes set, the last action's target state, deletes gone. One list read per kind touched; the fields
+/// lists lack come from the writes' answers, and a single GET only where neither shows one
+/// (`plan::live::verify_reads`). Problems (verification reads that
 /// fail included) are returned, never raised: they belong in the summary, not in its place.
-async fn verify(outcomes: &[(Change, Status)], created: &HashMap<usize, u64>, client: &WriteClient) -> Vec<String> {
+async fn verify(
+    outcomes: &[(Change, Status)],
+    created: &HashMap<usize, u64>,
+    answers: &HashMap<(Kind, u64), Value>,
+    client: &WriteClient,
+) -> Vec<String> {
     struct Expect<'a> {
         kind: Kind,
         key: &'a str,
@@ -629,17 +663,31 @@ async fn verify(outcomes: &[(Change, Status)], created: &HashMap<usize, u64>, cl
         }
     }
     let mut problems = Vec::new();
-    let mut seen: HashSet<(Kind, u64)> = HashSet::new();
-    for ((kind, id), e) in &objects {
-        seen.insert((*kind, *id));
-        let actions: Vec<&str> = e.last_action.into_iter().collect();
-        let read = match read_one(*kind, *id, client, &actions).await {
-            Ok(r) => r,
+    let mut reads: HashMap<(Kind, u64), Option<LiveView>> = HashMap::new();
+    let kinds: std::collections::BTreeSet<Kind> = objects.keys().map(|(k, _)| *k).collect();
+    for kind in kinds {
+        let expected: Vec<Expected> = objects
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, id), e)| Expected {
+                id: *id,
+                actions: e.last_action.into_iter().collect(),
+                fields: e.fields.clone(),
+            })
+            .collect();
+        let kind_answers: HashMap<u64, Value> =
+            answers.iter().filter(|((k, _), _)| *k == kind).map(|((_, id), v)| (*id, v.clone())).collect();
+        match verify_reads(kind, &expected, &kind_answers, client).await {
+            Ok(views) => reads.extend(views.into_iter().map(|(id, v)| ((kind, id), v))),
             Err(err) => {
-                problems.push(format!("{} {} (id {id}): could not verify: {err}", e.kind.singular(), e.key));
-                continue;
+                for ((_, id), e) in objects.iter().filter(|((k, _), _)| *k == kind) {
+                    problems.push(format!("{} {} (id {id}): could not verify: {err}", e.kind.singular(), e.key));
+                }
             }
-        };
+        }
+    }
+    for ((kind, id), e) in &objects {
+        let Some(read) = reads.remove(&(*kind, *id)) else { continue };
         match (read, e.deleted) {
             (None, true) => {}
             (Some(_), true) => {

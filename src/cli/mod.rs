@@ -167,6 +167,16 @@ pub struct Pacing {
     /// --request-timeout): a write whose answer was lost is looked for only then, and the lease lasts three.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub settle: u64,
+    /// Where bodies the lists lack (knowledge contents, campaign messages) are cached, so a plan reads
+    /// list pages only (default: the user's cache folder, e.g. ~/.cache/skyform).
+    #[arg(long, value_name = "DIR", env = "SKYFORM_CACHE_DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Do not cache bodies: read every one (wins over --cache-dir and SKYFORM_CACHE_DIR).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Read every body again, ignoring the cache (and store what is read).
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 impl Pacing {
@@ -181,6 +191,12 @@ impl Pacing {
             request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
             timeout: Some(std::time::Duration::from_secs(self.timeout.max(1))),
             settle: std::time::Duration::from_secs(self.settle.max(self.request_timeout).max(1)),
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir.clone().or_else(skyform::ops::connect::default_cache_dir)
+            },
+            cache_refresh: self.refresh,
             ..Default::default()
         }
     }

@@ -31,6 +31,11 @@ pub struct ConnectOptions {
     pub timeout: Option<Duration>,
     /// The run's stop signal (SIGINT/SIGTERM).
     pub cancel: Cancel,
+    /// Where detail bodies are cached (`--cache-dir`, default the user's cache folder); none: no cache.
+    /// Never used with an in-process sandbox (a new account every run).
+    pub cache_dir: Option<PathBuf>,
+    /// `--refresh`: read every detail again (and store it).
+    pub cache_refresh: bool,
 }
 
 impl Default for ConnectOptions {
@@ -47,8 +52,16 @@ impl Default for ConnectOptions {
             settle: Duration::from_secs(60),
             timeout: None,
             cancel: Cancel::default(),
+            cache_dir: None,
+            cache_refresh: false,
         }
     }
+}
+
+/// The user's cache folder for skyform (`~/.cache/skyform` on Linux, `~/Library/Caches/skyform` on macOS),
+/// if the platform has one.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "skyform").map(|d| d.cache_dir().join("details"))
 }
 
 /// A configured connection; holds the in-process sandbox alive while the command runs.
@@ -98,6 +111,14 @@ pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Err
     config.settle = opts.settle.max(config.timeout);
     config.deadline = opts.timeout.map(|t| std::time::Instant::now() + t);
     config.cancel = opts.cancel.clone();
+    if let (Some(dir), None) = (&opts.cache_dir, &sandbox) {
+        config.cache = Some(Arc::new(crate::api::cache::DetailCache::new(
+            dir,
+            &config.base_url,
+            &config.key,
+            !opts.cache_refresh,
+        )));
+    }
     Ok(Session { config, events, sandbox })
 }
 

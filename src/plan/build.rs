@@ -240,8 +240,8 @@ async fn plan_kind<S: Managed>(
         let mut tasks = tokio::task::JoinSet::new();
         for (i, e) in entries.iter().enumerate() {
             if let (Some(j), Ensure::Present) = (matched[i], e.ensure()) {
-                let (c, id) = (client.clone(), id_of(&live[j]));
-                tasks.spawn(async move { (id, c.get::<S::R>(id).await) });
+                let (c, id, listed) = (client.clone(), id_of(&live[j]), live[j].clone());
+                tasks.spawn(async move { (id, c.detail::<S::R>(&listed).await) });
             }
         }
         while let Some(joined) = tasks.join_next().await {

@@ -59,3 +59,82 @@ pub async fn list_keys(kind: Kind, client: &ReadClient) -> Result<Vec<(String, u
     }
     with_kind!(kind, S => keys::<<S as Managed>::R>(client).await)
 }
+
+/// What verification expects of one object: the actions whose target state must hold, and the fields the
+/// changes set (canonical).
+pub struct Expected<'a> {
+    pub id: u64,
+    pub actions: Vec<&'a str>,
+    pub fields: Vec<(&'a str, &'a Value)>,
+}
+
+/// Every expected object of `kind` as it is now, from one read of the kind's list: absent means it does not
+/// exist. Fields lists lack (knowledge bodies, campaign messages) are taken from the write's answer
+/// (`answers`: id → the last answer that carries them) when it describes the object the list shows now
+/// (same validator); a single GET is made only for an object neither shows a declared field for.
+pub async fn verify_reads(
+    kind: Kind,
+    expected: &[Expected<'_>],
+    answers: &std::collections::HashMap<u64, Value>,
+    client: &ReadClient,
+) -> Result<std::collections::HashMap<u64, Option<LiveView>>, ApiError> {
+    async fn reads<S: Managed>(
+        expected: &[Expected<'_>],
+        answers: &std::collections::HashMap<u64, Value>,
+        client: &ReadClient,
+    ) -> Result<std::collections::HashMap<u64, Option<LiveView>>, ApiError> {
+        let listed: std::collections::HashMap<u64, <S::R as Resource>::Live> =
+            client.list::<S::R>().await?.into_iter().map(|l| (S::R::live_id(&l), l)).collect();
+        let mut out = std::collections::HashMap::new();
+        for e in expected {
+            let Some(item) = listed.get(&e.id) else {
+                out.insert(e.id, None);
+                continue;
+            };
+            let mut fields = S::live_fields(item);
+            let differs = |fields: &Fields| {
+                e.fields.iter().any(|(f, want)| fields.iter().find(|(n, _)| n == f).map(|(_, v)| v) != Some(*want))
+            };
+            if S::NEEDS_DETAIL && differs(&fields) {
+                let answered = answers
+                    .get(&e.id)
+                    .and_then(|a| serde_json::from_value::<<S::R as Resource>::Live>(a.clone()).ok())
+                    .filter(|a| S::R::validator(a) == S::R::validator(item));
+                let detail = match answered {
+                    Some(a) if !differs(&S::live_fields(&a)) => a,
+                    _ => match client.detail::<S::R>(item).await {
+                        Ok(d) => d,
+                        Err(err) if err.status() == Some(404) => {
+                            out.insert(e.id, None);
+                            continue;
+                        }
+                        Err(err) => return Err(err),
+                    },
+                };
+                // The list's fields where it has them; the detail's for the rest.
+                let from_detail = S::live_fields(&detail);
+                for (name, value) in fields.iter_mut() {
+                    if value.is_null() {
+                        if let Some((_, v)) = from_detail.iter().find(|(n, _)| n == name) {
+                            *value = v.clone();
+                        }
+                    }
+                }
+                if differs(&fields) {
+                    fields = from_detail;
+                }
+            }
+            out.insert(
+                e.id,
+                Some(LiveView {
+                    fingerprint: live_fingerprint::<S>(item, true),
+                    summary_fingerprint: live_fingerprint::<S>(item, !S::NEEDS_DETAIL),
+                    fields,
+                    holds: e.actions.iter().map(|a| (a.to_string(), S::action_holds(a, item))).collect(),
+                }),
+            );
+        }
+        Ok(out)
+    }
+    with_kind!(kind, S => reads::<S>(expected, answers, client).await)
+}

@@ -163,6 +163,11 @@ impl Resource for Campaigns {
     fn live_id(l: &LiveCampaign) -> u64 {
         l.id
     }
+    /// A campaign's message and audience change only while it is a draft: "PUT is allowed only in draft"
+    /// [doc], and no transition leads back to it. So once it left draft its details are final.
+    fn validator(l: &LiveCampaign) -> Option<String> {
+        (!l.status.is_empty() && l.status != "draft").then(|| "left draft".to_string())
+    }
     fn live_key(l: &LiveCampaign) -> String {
         l.name.clone()
     }

@@ -231,6 +231,10 @@ impl Resource for KnowledgeBase {
     fn live_id(l: &LiveKnowledgeEntry) -> u64 {
         l.id
     }
+    /// `updated_at` [doc]: every edit of the entry moves it (Laravel's timestamps).
+    fn validator(l: &LiveKnowledgeEntry) -> Option<String> {
+        l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())
+    }
     fn live_key(l: &LiveKnowledgeEntry) -> String {
         l.title.clone()
     }

@@ -261,6 +261,12 @@ pub trait Resource: Send + Sync + 'static {
     fn live_id(live: &Self::Live) -> u64;
     /// The natural key of a live object, as the API spells it.
     fn live_key(live: &Self::Live) -> String;
+    /// What in a list item changes whenever a field only the single GET shows changes, as text; `None`:
+    /// the object's details are never cached (see `api::cache`). Knowledge: `updated_at`; campaigns: having
+    /// left `draft` (the API edits only drafts).
+    fn validator(_live: &Self::Live) -> Option<String> {
+        None
+    }
     /// When the object was created, where the API says (for finding what a dead run created).
     fn created_at(_live: &Self::Live) -> Option<time::OffsetDateTime> {
         None

@@ -635,3 +635,40 @@ async fn behind_a_trimming_server_an_apply_converges_and_the_next_plan_is_empty(
         assert_eq!(s.agents[0].system_prompt, "indented first line\n  second");
     });
 }
+
+/// The writes' answers fill the detail cache: the plan right after an apply reads list pages only. And
+/// verification reads one list per kind, taking bodies from the answers: no single GET per object.
+#[tokio::test]
+async fn after_an_apply_the_next_plan_is_warm_and_verification_reads_lists() {
+    let w = World::new("warm-after-apply", common::lookups()).await;
+    let mut yaml = String::from("knowledge_base:\n");
+    for i in 0..30 {
+        yaml.push_str(&format!("  - title: Entry {i}\n    type: text\n    content: Body {i}\n"));
+    }
+    yaml.push_str("campaigns:\n  - name: Spring\n    channel: whatsapp\n    audience: {lists: [VIP]}\n    message: Hello\n    state: running\n");
+    w.manifests(&yaml);
+    let cache = tempdir("warm-after-apply-cache");
+    let applied = w.apply_with(w.request(|r| r.connect.cache_dir = Some(cache.clone()))).await.unwrap();
+    converged(&applied);
+    let verification: Vec<String> = w
+        .lines()
+        .into_iter()
+        .skip_while(|l| !l.starts_with("POST /api/v1/campaigns/") || !l.ends_with("/start"))
+        .skip(1)
+        .collect();
+    assert_eq!(verification, ["GET /api/v1/knowledge-base", "GET /api/v1/campaigns"], "one list per kind");
+
+    w.sandbox.clear_requests();
+    let key = w.sandbox.api_key().to_string();
+    let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
+    let req = skyform::ops::plan::PlanRequest {
+        paths: vec![w.dir.join("account.yaml")],
+        connect: ConnectOptions { api_url: Some(w.sandbox.url()), cache_dir: Some(cache), ..ConnectOptions::default() },
+        ..Default::default()
+    };
+    let plan = skyform::ops::plan::run(&req, &env).await.unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes.first());
+    let singles: Vec<String> =
+        w.lines().into_iter().filter(|l| l.contains("/knowledge-base/") || l.contains("/campaigns/")).collect();
+    assert!(singles.is_empty(), "the answers were cached: {singles:?}");
+}

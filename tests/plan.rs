@@ -392,9 +392,9 @@ fn markdown_stays_under_60000_characters() {
 
 /// 1,000 live objects of every kind, manifests that match them: the plan reads exactly the list pages plus
 /// the single GETs for bodies the lists lack, and reports no changes (exit 0 with --detailed-exitcode).
-#[tokio::test]
-async fn a_thousand_object_account_costs_exactly_the_lower_bound_of_requests() {
-    let dir = tempdir("thousand");
+/// A generated 1,000-object account and manifests that match it exactly: (live, manifests, counts of
+/// knowledge entries, team members and campaigns).
+fn thousand_object_account() -> (Value, String, (usize, usize, usize)) {
     let (agents, kb, hooks, team, campaigns) = (150, 300, 150, 250, 150);
     let mut live = lookups();
     live["agents"] = json!((0..agents)
@@ -434,6 +434,13 @@ async fn a_thousand_object_account_costs_exactly_the_lower_bound_of_requests() {
     for i in 0..campaigns {
         yaml.push_str(&format!("  - name: Campaign {i}\n    channel: whatsapp\n    audience: {{lists: [Q1 Leads]}}\n    message: Hello {i}\n"));
     }
+    (live, yaml, (kb, team, campaigns))
+}
+
+#[tokio::test]
+async fn a_thousand_object_account_costs_exactly_the_lower_bound_of_requests() {
+    let dir = tempdir("thousand");
+    let (live, yaml, (kb, team, campaigns)) = thousand_object_account();
     std::fs::write(dir.join("account.yaml"), &yaml).unwrap();
 
     let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap();
@@ -868,4 +875,136 @@ async fn an_unknown_target_is_an_error_naming_the_closest() {
         }
         assert!(out.requests.is_empty() || out.requests.iter().all(|r| r.method == "GET"));
     }
+}
+
+// ------------------------------------------------------------------ the detail cache
+
+fn cached_client(sandbox: &Sandbox, root: &std::path::Path) -> ReadClient {
+    let key = ApiKey::new(sandbox.api_key());
+    let mut config = ApiConfig::new(sandbox.url(), key.clone());
+    config.cache = Some(std::sync::Arc::new(skyform::api::cache::DetailCache::new(root, &sandbox.url(), &key, true)));
+    ReadClient::new(config).unwrap()
+}
+
+fn singles(log: &[LoggedRequest]) -> Vec<String> {
+    log.iter()
+        .filter(|r| r.path.starts_with("/api/v1/knowledge-base/") || r.path.starts_with("/api/v1/campaigns/"))
+        .map(|r| r.line())
+        .collect()
+}
+
+/// Done when: a warm no-change plan of the 1,000-object account makes at most 15 requests.
+#[tokio::test]
+async fn a_warm_plan_of_a_thousand_objects_reads_list_pages_only() {
+    let dir = tempdir("warm-1k");
+    let (live, yaml, (kb, _, campaigns)) = thousand_object_account();
+    std::fs::write(dir.join("account.yaml"), &yaml).unwrap();
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap();
+    let set = manifest::load(std::slice::from_ref(&dir), &|_| None).unwrap();
+    let cache = tempdir("warm-1k-cache");
+
+    let cold = build(&set, &cached_client(&sandbox, &cache), &PlanOptions::default()).await.unwrap();
+    assert!(cold.changes.is_empty());
+    assert_eq!(singles(&sandbox.requests()).len(), kb + campaigns, "cold: every body read once");
+    sandbox.clear_requests();
+
+    let warm = build(&set, &cached_client(&sandbox, &cache), &PlanOptions::default()).await.unwrap();
+    assert!(warm.changes.is_empty(), "{:?}", warm.changes.first());
+    let log = sandbox.requests();
+    // The generated campaigns are drafts (their message may still change): read every time.
+    assert_eq!(singles(&log).len(), campaigns, "warm: only the drafts' bodies are read");
+    sandbox.clear_requests();
+    // Started campaigns are final: once every campaign left draft, a warm plan is list pages and lookups.
+    sandbox.with_store(|s| s.campaigns.iter_mut().for_each(|c| c.status = "completed".into()));
+    let _ = build(&set, &cached_client(&sandbox, &cache), &PlanOptions::default()).await.unwrap();
+    sandbox.clear_requests();
+    let _ = build(&set, &cached_client(&sandbox, &cache), &PlanOptions::default()).await.unwrap();
+    let log = sandbox.requests();
+    assert!(singles(&log).is_empty(), "{:?}", singles(&log));
+    assert!(
+        log.len() <= 15,
+        "a warm plan of 1,000 objects made {} requests: {:?}",
+        log.len(),
+        log.iter().map(|r| r.line()).collect::<Vec<_>>()
+    );
+
+    // Files only the user can read: the bodies are the business's texts.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let account = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+        assert_eq!(std::fs::metadata(&account).unwrap().permissions().mode() & 0o777, 0o700);
+        let kb_dir = account.join("knowledge-base");
+        let file = std::fs::read_dir(&kb_dir).unwrap().next().unwrap().unwrap().path();
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!account.display().to_string().contains(sandbox.api_key()), "the folder is not named by the key");
+    }
+}
+
+/// Plans `set` through a cached client; the changes (`Op key`) and the single GETs made.
+async fn plan_cached(
+    set: &manifest::ManifestSet,
+    sandbox: &Sandbox,
+    cache: &std::path::Path,
+) -> (Vec<String>, Vec<String>) {
+    sandbox.clear_requests();
+    let p = build(set, &cached_client(sandbox, cache), &PlanOptions::default()).await.unwrap();
+    let lines: Vec<String> = p.changes.iter().map(|c| format!("{:?} {}", c.op, c.key)).collect();
+    (lines, singles(&sandbox.requests()))
+}
+
+/// A cached body is used only while the list shows the validator it was stored under: an edited knowledge
+/// entry (its `updated_at` moves), an edited draft (drafts are never cached) and a campaign that left draft
+/// are all read again, and their changes shown.
+#[tokio::test]
+async fn the_detail_cache_never_hides_a_change() {
+    let mut live = lookups();
+    live["knowledge_base"] = json!([
+        {"title": "Edited", "type": "text", "content": "Body"},
+        {"title": "Still", "type": "text", "content": "Body"}
+    ]);
+    live["campaigns"] = json!([
+        {"name": "Draft", "channel_id": 5, "message": "Hi", "list_ids": [1]},
+        {"name": "Live", "channel_id": 5, "message": "Go", "list_ids": [1], "status": "running"}
+    ]);
+    let dir = tempdir("cache-validators");
+    std::fs::write(
+        dir.join("a.yaml"),
+        concat!(
+            "knowledge_base:\n  - title: Edited\n    type: text\n    content: Body\n  - title: Still\n    type: text\n    content: Body\n",
+            "campaigns:\n  - name: Draft\n    channel: whatsapp\n    audience: {lists: [Q1 Leads]}\n    message: Hi\n",
+            "  - name: Live\n    channel: whatsapp\n    audience: {lists: [Q1 Leads]}\n    message: Go\n    state: running\n",
+        ),
+    )
+    .unwrap();
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, seed(live)).await.unwrap();
+    let set = manifest::load(std::slice::from_ref(&dir), &|_| None).unwrap();
+    let cache = tempdir("cache-validators-store");
+    let (changes, reads) = plan_cached(&set, &sandbox, &cache).await;
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(reads.len(), 4, "cold: every body read");
+    let (_, reads) = plan_cached(&set, &sandbox, &cache).await;
+    assert_eq!(reads, ["GET /api/v1/campaigns/1"], "warm: only the draft");
+
+    // Someone edits the knowledge entry (the API moves updated_at) and the draft's message.
+    sandbox.with_store(|s| {
+        let e = s.knowledge_base.iter_mut().find(|e| e.title == "Edited").unwrap();
+        e.content = Some("Edited in the dashboard".into());
+        e.updated_at = skyform::sandbox::clock::Timestamp(e.updated_at.0 + 1_000_000);
+        s.campaigns.iter_mut().find(|c| c.name == "Draft").unwrap().message = "Edited draft".into();
+    });
+    let (changes, mut reads) = plan_cached(&set, &sandbox, &cache).await;
+    reads.sort();
+    assert_eq!(changes, ["Update Edited", "Update Draft"], "both edits are seen");
+    assert_eq!(reads, ["GET /api/v1/campaigns/1", "GET /api/v1/knowledge-base/1"]);
+
+    // The draft is started elsewhere: it left draft, so it is read once more, then served from the cache,
+    // and the edit stays visible (now refused: a running campaign cannot be edited).
+    sandbox.with_store(|s| s.campaigns.iter_mut().find(|c| c.name == "Draft").unwrap().status = "running".into());
+    let (changes, reads) = plan_cached(&set, &sandbox, &cache).await;
+    assert!(changes.contains(&"Refused Draft".to_string()), "{changes:?}");
+    assert_eq!(reads, ["GET /api/v1/campaigns/1"], "the edited entry was cached under its new updated_at");
+    let (changes, reads) = plan_cached(&set, &sandbox, &cache).await;
+    assert!(changes.contains(&"Refused Draft".to_string()), "from the cache, the change is still there: {changes:?}");
+    assert!(reads.is_empty(), "{reads:?}");
 }

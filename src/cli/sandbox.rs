@@ -23,6 +23,9 @@ pub struct Args {
     /// Requests per rolling minute per API key.
     #[arg(long, default_value_t = 120)]
     rate_limit: u32,
+    /// The window the rate limit counts in, seconds (documented: 60).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    rate_window: u64,
     /// Latency added to every API request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -93,6 +96,7 @@ pub fn run(args: Args) -> Result<i32> {
         addr: args.addr,
         api_key: args.api_key,
         rate_limit: args.rate_limit,
+        rate_window: std::time::Duration::from_secs(args.rate_window.max(1)),
         latency_ms: args.latency_ms,
         crawl_delay_ms: args.crawl_delay_ms,
         state_file: args.state,

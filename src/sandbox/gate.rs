@@ -237,10 +237,12 @@ pub async fn method_not_allowed(req: Request) -> Response {
         .into_response()
 }
 
-/// A rolling 60-second window per key: a request is admitted while fewer than `limit` were admitted in the
-/// last 60 seconds. Refused requests do not count (as Laravel's throttle).
+/// A rolling window per key (60 seconds as documented; shorter in tests): a request is admitted while
+/// fewer than `limit` were admitted in the last window. Refused requests do not count (as Laravel's
+/// throttle).
 pub struct RateLimiter {
     limit: u32,
+    window: Duration,
     windows: HashMap<String, VecDeque<Instant>>,
 }
 
@@ -251,16 +253,15 @@ pub struct RateInfo {
     pub reset_unix: i64,
 }
 
-const WINDOW: Duration = Duration::from_secs(60);
-
 impl RateLimiter {
-    pub fn new(limit: u32) -> Self {
-        RateLimiter { limit: limit.max(1), windows: HashMap::new() }
+    pub fn new(limit: u32, window: Duration) -> Self {
+        RateLimiter { limit: limit.max(1), window: window.max(Duration::from_millis(1)), windows: HashMap::new() }
     }
 
     fn window(&mut self, key: String, now: Instant) -> &mut VecDeque<Instant> {
+        let window = self.window;
         let w = self.windows.entry(key).or_default();
-        while w.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+        while w.front().is_some_and(|t| now.duration_since(*t) >= window) {
             w.pop_front();
         }
         w
@@ -268,11 +269,11 @@ impl RateLimiter {
 
     /// Admits the request, or answers how many seconds until a slot frees.
     pub fn hit(&mut self, key: String, now: Instant) -> Result<(), u64> {
-        let limit = self.limit as usize;
+        let (limit, window) = (self.limit as usize, self.window);
         let w = self.window(key, now);
         if w.len() >= limit {
             let oldest = *w.front().expect("a full window has an oldest entry");
-            let wait = WINDOW.saturating_sub(now.duration_since(oldest));
+            let wait = window.saturating_sub(now.duration_since(oldest));
             return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
         }
         w.push_back(now);
@@ -280,9 +281,9 @@ impl RateLimiter {
     }
 
     pub fn info(&mut self, key: String, now: Instant) -> RateInfo {
-        let limit = self.limit;
+        let (limit, window) = (self.limit, self.window);
         let w = self.window(key, now);
-        let until_free = w.front().map_or(WINDOW, |t| WINDOW.saturating_sub(now.duration_since(*t)));
+        let until_free = w.front().map_or(window, |t| window.saturating_sub(now.duration_since(*t)));
         RateInfo {
             limit,
             remaining: limit.saturating_sub(w.len() as u32),
@@ -297,7 +298,7 @@ mod tests {
 
     #[test]
     fn window_admits_limit_then_refuses_until_the_oldest_leaves() {
-        let mut rl = RateLimiter::new(3);
+        let mut rl = RateLimiter::new(3, Duration::from_secs(60));
         let t0 = Instant::now();
         for _ in 0..3 {
             rl.hit("k".into(), t0).unwrap();
@@ -306,6 +307,6 @@ mod tests {
         assert_eq!(rl.info("k".into(), t0).remaining, 0);
         // Another key has its own window.
         assert!(rl.hit("other".into(), t0).is_ok());
-        assert!(rl.hit("k".into(), t0 + WINDOW).is_ok());
+        assert!(rl.hit("k".into(), t0 + Duration::from_secs(60)).is_ok());
     }
 }

@@ -92,8 +92,11 @@ pub const API_PREFIX: &str = "/api/v1";
 pub struct SandboxConfig {
     pub addr: SocketAddr,
     pub api_key: String,
-    /// Requests per rolling minute per key ([doc] 120).
+    /// Requests per rolling window per key ([doc] 120).
     pub rate_limit: u32,
+    /// The rolling window the limit counts in ([doc] a minute). Tests of pacing scale it down, with the
+    /// client's `PacerConfig::window` alike, so a 300-request burst takes seconds, not minutes.
+    pub rate_window: std::time::Duration,
     /// Added to every API request.
     pub latency_ms: u64,
     /// How long a website entry stays `processing` after its URL is written.
@@ -140,6 +143,7 @@ impl Default for SandboxConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8787)),
             api_key: "sandbox-key".into(),
             rate_limit: 120,
+            rate_window: std::time::Duration::from_secs(60),
             latency_ms: 0,
             crawl_delay_ms: 1500,
             state_file: None,
@@ -234,7 +238,7 @@ impl Sandbox {
             TcpListener::bind(config.addr).await.map_err(|source| SandboxError::Bind { addr: config.addr, source })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: config.addr, source })?;
         let shared = Arc::new(Shared {
-            limiter: Mutex::new(gate::RateLimiter::new(config.rate_limit)),
+            limiter: Mutex::new(gate::RateLimiter::new(config.rate_limit, config.rate_window)),
             config,
             store: Mutex::new(store),
             faults: Mutex::new(faults::Faults::default()),

@@ -20,7 +20,22 @@ pub const MIN_LEN: usize = 4;
 /// What a secret is replaced with.
 pub const MASK: &str = "(redacted)";
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+/// Every registered form, longest first, and the set of their first [`MIN_LEN`] bytes: a text none of
+/// whose windows is in the set holds no secret, so the common case costs one pass over the text, however
+/// many secrets a run registered (an apply that creates 1,500 webhooks registers 1,500).
+struct Registry {
+    secrets: Vec<String>,
+    /// A bit per 16-bit hash of the prefixes: most windows of most texts miss it at the cost of a shift.
+    bits: Vec<u64>,
+}
+
+static SECRETS: RwLock<Registry> = RwLock::new(Registry { secrets: Vec::new(), bits: Vec::new() });
+
+/// The 16-bit hash of a window's first [`MIN_LEN`] bytes (multiplicative hashing of the bytes as a u32).
+fn window_hash(w: &[u8]) -> Option<usize> {
+    let v = u32::from_le_bytes(w.get(..MIN_LEN)?.try_into().ok()?);
+    Some((v.wrapping_mul(0x9E37_79B1) >> 16) as usize)
+}
 
 /// Remembers a secret value, in its raw form and in the escaped form it takes inside a JSON string, so
 /// that neither a line of text nor a saved plan can carry it.
@@ -38,21 +53,35 @@ pub fn register(secret: &str) {
     }
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
     for f in forms {
-        if !all.contains(&f) {
-            all.push(f);
+        if !all.secrets.contains(&f) {
+            if let Some(h) = window_hash(f.as_bytes()) {
+                if all.bits.is_empty() {
+                    all.bits = vec![0; 1 << 10];
+                }
+                all.bits[h >> 6] |= 1 << (h & 63);
+            }
+            // Longest first: a secret that contains another is removed whole.
+            let at = all.secrets.partition_point(|s| s.len() >= f.len());
+            all.secrets.insert(at, f);
         }
     }
-    // Longest first: a secret that contains another is removed whole.
-    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
 /// `text` without any registered secret and without URL passwords.
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let registry = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out: Cow<str> = Cow::Borrowed(text);
-    for s in secrets.iter() {
-        if out.contains(s.as_str()) {
-            out = Cow::Owned(out.replace(s.as_str(), MASK));
+    let bits = &registry.bits;
+    let maybe = !bits.is_empty()
+        && text
+            .as_bytes()
+            .windows(MIN_LEN)
+            .any(|w| window_hash(w).is_some_and(|h| bits[h >> 6] & (1 << (h & 63)) != 0));
+    if maybe {
+        for s in registry.secrets.iter() {
+            if out.contains(s.as_str()) {
+                out = Cow::Owned(out.replace(s.as_str(), MASK));
+            }
         }
     }
     if out.contains("://") {

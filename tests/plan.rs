@@ -934,8 +934,7 @@ async fn a_warm_plan_of_a_thousand_objects_reads_list_pages_only() {
         use std::os::unix::fs::PermissionsExt;
         let account = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
         assert_eq!(std::fs::metadata(&account).unwrap().permissions().mode() & 0o777, 0o700);
-        let kb_dir = account.join("knowledge-base");
-        let file = std::fs::read_dir(&kb_dir).unwrap().next().unwrap().unwrap().path();
+        let file = account.join("knowledge-base.json");
         assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(!account.display().to_string().contains(sandbox.api_key()), "the folder is not named by the key");
     }

@@ -7,30 +7,75 @@
 //! A kind without a validator is never cached. A body is stored only from an answer that carries its own
 //! validator (a single GET, a write's answer), so what is stored is what that validator describes.
 //!
-//! Layout: `<root>/<fingerprint of API URL and key>/<kind>/<id>.json`, folders 0700, files 0600, each
-//! `{"validator": "...", "body": {...}}`, written to a temporary name and renamed. Every read and write is
-//! async (`tokio::fs`), off the runtime's threads; a cache that cannot be read or written is skipped.
+//! Layout: `<root>/<fingerprint of API URL and key>/<kind>.json`, one file per kind holding
+//! `{"<id>": {"validator": "...", "body": {...}}}`; folder 0700, files 0600. A kind's file is read once, on
+//! its first use, and written once, by [`DetailCache::flush`] at the end of the run (merged with what
+//! another run may have written meanwhile, to a temporary name, then renamed): a 10,000-object apply writes
+//! a few files, not thousands. All file access is async (`tokio::fs`), off the runtime's threads; a cache
+//! that cannot be read or written is skipped, which only costs GETs.
 
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use tokio::sync::Mutex;
+
+/// One kind's entries: id → (validator, body).
+#[derive(Default)]
+struct KindEntries {
+    entries: HashMap<u64, (String, Value)>,
+    /// Stored since the file was read: the file needs writing.
+    dirty: bool,
+}
 
 /// The detail-body cache of one account (API URL and key).
-#[derive(Debug)]
 pub struct DetailCache {
     dir: PathBuf,
     /// `--refresh`: store what is read, but never use what was stored.
     read: bool,
+    kinds: Mutex<HashMap<String, KindEntries>>,
+}
+
+impl std::fmt::Debug for DetailCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetailCache").field("dir", &self.dir).field("read", &self.read).finish()
+    }
+}
+
+fn kind_name(path: &str) -> String {
+    path.trim_start_matches('/').replace('/', "-")
+}
+
+/// A kind file's entries; empty when it is missing or unreadable.
+async fn read_file(file: &Path) -> HashMap<u64, (String, Value)> {
+    let Ok(bytes) = tokio::fs::read(file).await else { return HashMap::new() };
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) else { return HashMap::new() };
+    map.into_iter()
+        .filter_map(|(id, mut v)| {
+            let validator = v.get("validator")?.as_str()?.to_string();
+            Some((id.parse().ok()?, (validator, v.get_mut("body")?.take())))
+        })
+        .collect()
 }
 
 impl DetailCache {
     /// The cache of the account behind `api_url` and this key, under `root`. The folder is named by a
     /// fingerprint of both, never by the key.
     pub fn new(root: &Path, api_url: &str, key: &super::ApiKey, read: bool) -> Self {
-        DetailCache { dir: root.join(key.fingerprint(api_url)), read }
+        DetailCache { dir: root.join(key.fingerprint(api_url)), read, kinds: Mutex::new(HashMap::new()) }
     }
 
-    fn file(&self, path: &str, id: u64) -> PathBuf {
-        self.dir.join(path.trim_start_matches('/').replace('/', "-")).join(format!("{id}.json"))
+    fn file(&self, kind: &str) -> PathBuf {
+        self.dir.join(format!("{kind}.json"))
+    }
+
+    async fn with_kind<T>(&self, path: &str, f: impl FnOnce(&mut KindEntries) -> T) -> T {
+        let kind = kind_name(path);
+        let mut kinds = self.kinds.lock().await;
+        if !kinds.contains_key(&kind) {
+            let entries = if self.read { read_file(&self.file(&kind)).await } else { HashMap::new() };
+            kinds.insert(kind.clone(), KindEntries { entries, dirty: false });
+        }
+        f(kinds.get_mut(&kind).expect("inserted above"))
     }
 
     /// The body stored for object `id` of the kind at `path`, if its validator is `validator`.
@@ -38,24 +83,49 @@ impl DetailCache {
         if !self.read {
             return None;
         }
-        let bytes = tokio::fs::read(self.file(path, id)).await.ok()?;
-        let mut v: Value = serde_json::from_slice(&bytes).ok()?;
-        (v.get("validator")?.as_str()? == validator).then(|| v.get_mut("body").map(Value::take))?
+        self.with_kind(path, |k| k.entries.get(&id).filter(|(v, _)| v == validator).map(|(_, body)| body.clone())).await
     }
 
-    /// Stores `body` as object `id`'s, under `validator`. Best effort: a failure only costs a GET later.
+    /// Stores `body` as object `id`'s, under `validator` (written by [`DetailCache::flush`]).
     pub async fn put(&self, path: &str, id: u64, validator: &str, body: &Value) {
-        let file = self.file(path, id);
-        let Some(dir) = file.parent() else { return };
+        self.with_kind(path, |k| {
+            k.entries.insert(id, (validator.to_string(), body.clone()));
+            k.dirty = true;
+        })
+        .await
+    }
+
+    /// Writes every kind stored into since it was read, merged over what is on disk now (another run may
+    /// have added entries). Best effort: a failure only costs GETs later.
+    pub async fn flush(&self) {
+        let mut kinds = self.kinds.lock().await;
+        for (kind, k) in kinds.iter_mut().filter(|(_, k)| k.dirty) {
+            if self.write(kind, &k.entries).await.is_ok() {
+                k.dirty = false;
+            }
+        }
+    }
+
+    async fn write(&self, kind: &str, entries: &HashMap<u64, (String, Value)>) -> std::io::Result<()> {
         let mut builder = tokio::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
         builder.mode(0o700);
-        if builder.create(dir).await.is_err() {
-            return;
+        builder.create(&self.dir).await?;
+        let file = self.file(kind);
+        // What is on disk now, overlaid with this run's entries (borrowed, not copied: a large account's
+        // bodies are megabytes).
+        #[derive(serde::Serialize)]
+        struct Entry<'a> {
+            validator: &'a str,
+            body: &'a Value,
         }
-        let tmp = dir.join(format!(".{id}.{}.tmp", std::process::id()));
-        let text = json!({"validator": validator, "body": body}).to_string();
+        let on_disk = read_file(&file).await;
+        let mut merged: std::collections::BTreeMap<u64, Entry> =
+            on_disk.iter().map(|(id, (v, body))| (*id, Entry { validator: v, body })).collect();
+        merged.extend(entries.iter().map(|(id, (v, body))| (*id, Entry { validator: v, body })));
+        let text = serde_json::to_string(&merged).unwrap_or_default();
+        let tmp = self.dir.join(format!(".{kind}.{}.tmp", std::process::id()));
         let mut options = tokio::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -71,5 +141,6 @@ impl DetailCache {
         if written.is_err() {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
+        written
     }
 }

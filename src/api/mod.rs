@@ -583,11 +583,18 @@ impl ReadClient {
         Ok(live)
     }
 
+    /// Writes what the detail cache learned this run (see [`cache::DetailCache::flush`]).
+    pub async fn flush_cache(&self) {
+        if let Some(cache) = &self.cache {
+            cache.flush().await;
+        }
+    }
+
     /// Stores a write's answer (the object as it now is) in the detail cache, so the plan after an apply
     /// is warm. Answers that do not parse, or carry no validator, are skipped.
     pub async fn remember_answer<R: Resource>(&self, answer: &Value) {
         let Some(cache) = &self.cache else { return };
-        let Ok(live) = serde_json::from_value::<R::Live>(answer.clone()) else { return };
+        let Ok(live) = <R::Live as serde::Deserialize>::deserialize(answer) else { return };
         if let Some(validator) = R::validator(&live) {
             cache.put(R::PATH, R::live_id(&live), &validator, answer).await;
         }

@@ -6,7 +6,7 @@ pub mod lease;
 pub mod secrets;
 
 use crate::api::{ApiError, Failure, WriteClient};
-use crate::plan::live::{list_keys, read_one, verify_reads, Expected, LiveView};
+use crate::plan::live::{list_keys, read_one, verify_reads, Expected, Seen};
 use crate::plan::{Change, Method, Op, Plan, FORMAT_VERSION};
 use crate::resources::{Kind, Managed, Resource, Secret};
 use crate::{Error, ErrorKind};
@@ -34,7 +34,7 @@ impl ApplyOptions {
             (Some(_), Some(_)) => {
                 return Err(Error::new(ErrorKind::Usage, "give either --secrets-out or --secrets-cmd, not both"))
             }
-            (Some(path), None) => Some(SecretSink::File(SecretsFile::open(path)?)),
+            (Some(path), None) => Some(SecretSink::file(SecretsFile::open(path)?)),
             (None, Some(cmd)) => {
                 Some(SecretSink::Command(SecretsCommand { command: cmd.clone(), timeout: Duration::from_secs(60) }))
             }
@@ -333,15 +333,16 @@ impl Ctx {
 
     /// Keeps a write's answer for verification and the detail cache (so the next plan is warm), when it
     /// is the whole object: an action's answer may leave the body out.
-    async fn answered(&self, kind: Kind, answer: &Value) {
-        async fn whole<R: Resource>(answer: &Value) -> Option<u64> {
+    async fn answered(&self, kind: Kind, answer: Value) {
+        fn whole<R: Resource>(answer: &Value) -> Option<u64> {
             let complete = R::DETAIL_FIELD.is_none_or(|f| answer.get(f).is_some());
-            let live = serde_json::from_value::<R::Live>(answer.clone()).ok()?;
+            // Parsed from a borrow: a 10,000-change apply does not copy every answer to read its id.
+            let live = <R::Live as serde::Deserialize>::deserialize(answer).ok()?;
             complete.then(|| R::live_id(&live))
         }
-        let Some(id) = with_kind!(kind, S => whole::<<S as Managed>::R>(answer).await) else { return };
-        with_kind!(kind, S => self.client.remember_answer::<<S as Managed>::R>(answer).await);
-        self.answers.lock().unwrap_or_else(|p| p.into_inner()).insert((kind, id), answer.clone());
+        let Some(id) = with_kind!(kind, S => whole::<<S as Managed>::R>(&answer)) else { return };
+        with_kind!(kind, S => self.client.remember_answer::<<S as Managed>::R>(&answer).await);
+        self.answers.lock().unwrap_or_else(|p| p.into_inner()).insert((kind, id), answer);
     }
 }
 
@@ -413,7 +414,7 @@ async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<Ended, ChangeErro
         }
         let body = body.unwrap_or(Value::Null);
         let (id, secret, answer) = with_kind!(c.kind, S => create::<S>(&ctx.client, &c.key, &body).await)?;
-        ctx.answered(c.kind, &answer).await;
+        ctx.answered(c.kind, answer).await;
         ctx.created.lock().unwrap_or_else(|p| p.into_inner()).insert(i, id);
         if let Some(secret) = secret {
             deliver(ctx, c, id, &secret).await?;
@@ -427,7 +428,7 @@ async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<Ended, ChangeErro
                 deliver(ctx, c, id.unwrap_or_default(), &secret).await?;
             }
             if c.op != Op::Delete {
-                ctx.answered(c.kind, &data).await;
+                ctx.answered(c.kind, data).await;
             }
             Ok(Ended::Done)
         }
@@ -489,7 +490,8 @@ pub async fn execute_plan(
         sink,
         secrets,
     });
-    let changes = plan.changes.clone();
+    // Shared with the change tasks, not cloned per task: a 10,000-change plan is large.
+    let changes = Arc::new(plan.changes.clone());
     let total = changes.iter().filter(|c| c.op != Op::Refused).count();
     let mut status: Vec<Option<Status>> =
         changes.iter().map(|c| (c.op == Op::Refused).then_some(Status::Refused)).collect();
@@ -497,6 +499,9 @@ pub async fn execute_plan(
     let mut in_flight: HashSet<usize> = HashSet::new();
     let mut stop = false;
     let mut finished = 0;
+    // Every change before this one has a status: the scan for ready changes starts here, so scheduling
+    // stays linear in the plan's size (changes depend only on earlier ones).
+    let mut first_open = 0;
     // Once interrupted: how long changes in flight may still take.
     let mut drain_until: Option<Instant> = None;
     loop {
@@ -504,7 +509,10 @@ pub async fn execute_plan(
             drain_until = Some(Instant::now() + client.request_timeout() + Duration::from_secs(2));
         }
         if !stop && drain_until.is_none() {
-            for i in 0..changes.len() {
+            while first_open < changes.len() && status[first_open].is_some() {
+                first_open += 1;
+            }
+            for i in first_open..changes.len() {
                 // Start no more than the client runs at once, so "started" means sent: after a failure,
                 // nothing queued behind it goes out.
                 if running.len() >= client.parallelism() {
@@ -529,10 +537,10 @@ pub async fn execute_plan(
                 if ready {
                     status[i] = Some(Status::NotStarted);
                     in_flight.insert(i);
-                    let (c, ctx) = (changes[i].clone(), ctx.clone());
+                    let (all, ctx) = (changes.clone(), ctx.clone());
                     running.spawn(async move {
                         let t = Instant::now();
-                        let r = run_change(i, &c, &ctx).await;
+                        let r = run_change(i, &all[i], &ctx).await;
                         (i, r, t.elapsed().as_secs_f64())
                     });
                 }
@@ -585,8 +593,11 @@ pub async fn execute_plan(
         progress(Progress::Finished { done: finished, total, change: &changes[i], status: &s, secs });
         status[i] = Some(s);
     }
+    drop(running);
+    // Every task has ended: the changes are ours again, moved into the report rather than copied.
+    let changes = Arc::try_unwrap(changes).unwrap_or_else(|shared| (*shared).clone());
     let outcomes: Vec<(Change, Status)> =
-        changes.iter().zip(status).map(|(c, s)| (c.clone(), s.unwrap_or(Status::NotStarted))).collect();
+        changes.into_iter().zip(status).map(|(c, s)| (c, s.unwrap_or(Status::NotStarted))).collect();
     let created = ctx.created.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut notes = Vec::new();
     if let Some(sink) = &ctx.sink {
@@ -602,6 +613,7 @@ pub async fn execute_plan(
         let answers = ctx.answers.lock().unwrap_or_else(|p| p.into_inner()).clone();
         verify(&outcomes, &created, &answers, client).await
     };
+    client.flush_cache().await;
     let after = client.stats();
     Ok(ApplyReport {
         outcomes,
@@ -663,7 +675,7 @@ async fn verify(
         }
     }
     let mut problems = Vec::new();
-    let mut reads: HashMap<(Kind, u64), Option<LiveView>> = HashMap::new();
+    let mut reads: HashMap<(Kind, u64), Option<Seen>> = HashMap::new();
     let kinds: std::collections::BTreeSet<Kind> = objects.keys().map(|(k, _)| *k).collect();
     for kind in kinds {
         let expected: Vec<Expected> = objects
@@ -675,9 +687,7 @@ async fn verify(
                 fields: e.fields.clone(),
             })
             .collect();
-        let kind_answers: HashMap<u64, Value> =
-            answers.iter().filter(|((k, _), _)| *k == kind).map(|((_, id), v)| (*id, v.clone())).collect();
-        match verify_reads(kind, &expected, &kind_answers, client).await {
+        match verify_reads(kind, &expected, answers, client).await {
             Ok(views) => reads.extend(views.into_iter().map(|(id, v)| ((kind, id), v))),
             Err(err) => {
                 for ((_, id), e) in objects.iter().filter(|((k, _), _)| *k == kind) {

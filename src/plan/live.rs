@@ -60,6 +60,14 @@ pub async fn list_keys(kind: Kind, client: &ReadClient) -> Result<Vec<(String, u
     with_kind!(kind, S => keys::<<S as Managed>::R>(client).await)
 }
 
+/// An object as verification sees it: its managed fields (canonical) and, for each action asked about,
+/// whether its target state holds.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub fields: Fields,
+    pub holds: Vec<(String, Option<bool>)>,
+}
+
 /// What verification expects of one object: the actions whose target state must hold, and the fields the
 /// changes set (canonical).
 pub struct Expected<'a> {
@@ -70,19 +78,19 @@ pub struct Expected<'a> {
 
 /// Every expected object of `kind` as it is now, from one read of the kind's list: absent means it does not
 /// exist. Fields lists lack (knowledge bodies, campaign messages) are taken from the write's answer
-/// (`answers`: id → the last answer that carries them) when it describes the object the list shows now
+/// (`answers`: (kind, id) → the last answer that carries them) when it describes the object the list shows now
 /// (same validator); a single GET is made only for an object neither shows a declared field for.
 pub async fn verify_reads(
     kind: Kind,
     expected: &[Expected<'_>],
-    answers: &std::collections::HashMap<u64, Value>,
+    answers: &std::collections::HashMap<(Kind, u64), Value>,
     client: &ReadClient,
-) -> Result<std::collections::HashMap<u64, Option<LiveView>>, ApiError> {
+) -> Result<std::collections::HashMap<u64, Option<Seen>>, ApiError> {
     async fn reads<S: Managed>(
         expected: &[Expected<'_>],
-        answers: &std::collections::HashMap<u64, Value>,
+        answers: &std::collections::HashMap<(Kind, u64), Value>,
         client: &ReadClient,
-    ) -> Result<std::collections::HashMap<u64, Option<LiveView>>, ApiError> {
+    ) -> Result<std::collections::HashMap<u64, Option<Seen>>, ApiError> {
         let listed: std::collections::HashMap<u64, <S::R as Resource>::Live> =
             client.list::<S::R>().await?.into_iter().map(|l| (S::R::live_id(&l), l)).collect();
         let mut out = std::collections::HashMap::new();
@@ -97,8 +105,8 @@ pub async fn verify_reads(
             };
             if S::NEEDS_DETAIL && differs(&fields) {
                 let answered = answers
-                    .get(&e.id)
-                    .and_then(|a| serde_json::from_value::<<S::R as Resource>::Live>(a.clone()).ok())
+                    .get(&(S::R::KIND, e.id))
+                    .and_then(|a| <<S::R as Resource>::Live as serde::Deserialize>::deserialize(a).ok())
                     .filter(|a| S::R::validator(a) == S::R::validator(item));
                 let detail = match answered {
                     Some(a) if !differs(&S::live_fields(&a)) => a,
@@ -124,15 +132,8 @@ pub async fn verify_reads(
                     fields = from_detail;
                 }
             }
-            out.insert(
-                e.id,
-                Some(LiveView {
-                    fingerprint: live_fingerprint::<S>(item, true),
-                    summary_fingerprint: live_fingerprint::<S>(item, !S::NEEDS_DETAIL),
-                    fields,
-                    holds: e.actions.iter().map(|a| (a.to_string(), S::action_holds(a, item))).collect(),
-                }),
-            );
+            let holds = e.actions.iter().map(|a| (a.to_string(), S::action_holds(a, item))).collect();
+            out.insert(e.id, Some(Seen { fields, holds }));
         }
         Ok(out)
     }

@@ -281,10 +281,26 @@ pub fn plan_schema() -> String {
 
 /// FNV-1a, 64 bits, as hex: a stable fingerprint (not a security boundary: it detects change, nothing more).
 pub fn fingerprint(v: &Value) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in v.to_string().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    fingerprint_of(v)
+}
+
+/// [`fingerprint`] of anything serializable, hashed as its compact JSON is written (no string is built:
+/// the same bytes as `to_string`, so the same fingerprint).
+pub fn fingerprint_of(v: &impl Serialize) -> String {
+    struct Fnv(u64);
+    impl std::io::Write for Fnv {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            for b in buf {
+                self.0 ^= u64::from(*b);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-    format!("{h:016x}")
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    let _ = serde_json::to_writer(&mut h, v);
+    format!("{:016x}", h.0)
 }

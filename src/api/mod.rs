@@ -402,7 +402,7 @@ impl ReadClient {
     /// This client, remembering what it reads: the same list or object asked twice is read once. For
     /// plans over one snapshot of the account; not for reads that must see a change (verification).
     pub fn remembering(&self) -> ReadClient {
-        ReadClient { t: self.t.clone(), memo: Some(Arc::default()), cache: self.cache.clone() }
+        ReadClient { t: self.t.clone(), memo: Some(self.memo.clone().unwrap_or_default()), cache: self.cache.clone() }
     }
 
     fn recall(&self, path: &str) -> Option<Value> {
@@ -549,9 +549,13 @@ impl ReadClient {
         Ok(Ok(items))
     }
 
-    /// Every object of a kind (all pages).
+    /// Every object of a kind (all pages), the ones that are not configuration left out
+    /// ([`Resource::hidden`]: the lease's lock tags); a singleton's one object.
     pub async fn list<R: Resource>(&self) -> Result<Vec<R::Live>, ApiError> {
-        self.list_of(R::PATH).await
+        if R::SINGLETON {
+            return Ok(vec![parse("GET", R::PATH, self.get_value(R::PATH).await?)?]);
+        }
+        Ok(self.list_of::<R::Live>(R::PATH).await?.into_iter().filter(|l| !R::hidden(l)).collect())
     }
 
     /// One object, with the fields only the single GET has (knowledge bodies, campaign messages).

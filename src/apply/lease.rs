@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Every lock tag's title starts with this.
-pub const LOCK_PREFIX: &str = "skyform-lock ";
+pub use crate::resources::tag::LOCK_PREFIX;
 /// Tag titles are at most this long ([doc]).
 const MAX_TITLE: usize = 100;
 /// Clocks of CI runners disagree a little: an expiry is trusted only this long after it passed (seconds).

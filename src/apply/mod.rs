@@ -388,6 +388,7 @@ fn reqwest_method(m: Method) -> reqwest::Method {
     match m {
         Method::Post => reqwest::Method::POST,
         Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
         Method::Delete => reqwest::Method::DELETE,
     }
 }
@@ -626,6 +627,25 @@ pub async fn execute_plan(
     })
 }
 
+/// `v` with each reference to an object this apply created replaced by its id; a list of ids sorted again
+/// (canonical id lists are sets).
+fn resolve_references(v: &Value, new_ids: &HashMap<(Kind, String), u64>) -> Value {
+    if let Some((kind, key)) = crate::resources::as_reference(v) {
+        return new_ids.get(&(kind, kind.match_key(&key))).map_or_else(|| v.clone(), |id| Value::from(*id));
+    }
+    match v {
+        Value::Array(a) => {
+            let mut items: Vec<Value> = a.iter().map(|x| resolve_references(x, new_ids)).collect();
+            if items.iter().all(Value::is_u64) {
+                items.sort_by_key(|x| x.as_u64());
+            }
+            Value::Array(items)
+        }
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), resolve_references(x, new_ids))).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Reads every object a done change touched, and compares it with what the plan declared: the fields the
 /// changes set, the last action's target state, deletes gone. One list read per kind touched; the fields
 /// lists lack come from the writes' answers, and a single GET only where neither shows one
@@ -640,10 +660,18 @@ async fn verify(
     struct Expect<'a> {
         kind: Kind,
         key: &'a str,
-        fields: Vec<(&'a str, &'a Value)>,
+        fields: Vec<(&'a str, Value)>,
         last_action: Option<&'a str>,
         deleted: bool,
     }
+    // Objects this apply created, by kind and key: declared values that refer to one
+    // (`resources::reference`) are compared as the id it got.
+    let new_ids: HashMap<(Kind, String), u64> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, (c, s))| c.op == Op::Create && s.is_done())
+        .filter_map(|(i, (c, _))| Some(((c.kind, c.kind.match_key(&c.key)), *created.get(&i)?)))
+        .collect();
     let mut objects: BTreeMap<(Kind, u64), Expect> = BTreeMap::new();
     for (i, (c, s)) in outcomes.iter().enumerate() {
         if !s.is_done() {
@@ -668,7 +696,7 @@ async fn verify(
                 for f in c.fields.iter().filter(|f| !f.sensitive) {
                     if let Some(v) = &f.new {
                         e.fields.retain(|(name, _)| *name != f.field);
-                        e.fields.push((&f.field, v));
+                        e.fields.push((&f.field, resolve_references(v, &new_ids)));
                     }
                 }
             }
@@ -684,7 +712,7 @@ async fn verify(
             .map(|((_, id), e)| Expected {
                 id: *id,
                 actions: e.last_action.into_iter().collect(),
-                fields: e.fields.clone(),
+                fields: e.fields.iter().map(|(f, v)| (*f, v)).collect(),
             })
             .collect();
         match verify_reads(kind, &expected, answers, client).await {
@@ -709,7 +737,7 @@ async fn verify(
             (Some(view), false) => {
                 for (field, want) in &e.fields {
                     let live = view.fields.iter().find(|(f, _)| f == field).map_or(&Value::Null, |(_, v)| v);
-                    if live != *want {
+                    if live != want {
                         problems.push(format!(
                             "{} {}: {field}: live {} vs declared {}",
                             kind.singular(),

@@ -121,8 +121,8 @@ async fn read_all<R: Resource>(client: &ReadClient, detail: bool) -> Result<Vec<
     }
     let mut tasks = tokio::task::JoinSet::new();
     for (i, l) in list.iter().enumerate() {
-        let (c, id) = (client.clone(), R::live_id(l));
-        tasks.spawn(async move { (i, c.get::<R>(id).await) });
+        let (c, listed) = (client.clone(), l.clone());
+        tasks.spawn(async move { (i, c.detail::<R>(&listed).await) });
     }
     let mut out: Vec<(usize, R::Live)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -232,7 +232,13 @@ async fn build(client: &ReadClient, kinds: &[Kind], report: &mut ExportReport) -
             let (mut entries, notes) = kind_entries::<S>(client, &mut cache, &mut report.skipped).await?;
             place_texts(kind, &mut entries, &mut files, &mut prompts);
             report.counts.insert(kind.plural(), entries.len());
-            (serde_yaml::to_value(&entries).map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?, notes)
+            let value = if <S as crate::resources::Shaped>::SINGLETON {
+                // One mapping, as a manifest declares it.
+                entries.first().map(serde_yaml::to_value).transpose()
+            } else {
+                serde_yaml::to_value(&entries).map(Some)
+            };
+            (value.map_err(|e| Error::new(ErrorKind::Io, e.to_string()))?.unwrap_or_default(), notes)
         });
         // Shared texts are declared in the file of the first kind that uses them.
         let own: BTreeMap<String, String> = prompts.iter().skip(before).map(|(k, v)| (k.clone(), v.clone())).collect();

@@ -574,6 +574,18 @@ fn read_sections(
             "settings" if value.is_null() => {}
             "settings" => match Settings::deserialize(value) {
                 Ok(s) => {
+                    for kind in
+                        s.prune.iter().filter(|k| with_kind!(**k, S => <S as crate::resources::Shaped>::SINGLETON))
+                    {
+                        problems.push(
+                            Problem::at(
+                                file,
+                                value.pos,
+                                format!("`{kind}` cannot be pruned: there is one per account"),
+                            )
+                            .hint("remove it from `prune:`"),
+                        );
+                    }
                     for kind in s.prune {
                         if !set.settings.prune.contains(&kind) {
                             set.settings.prune.push(kind);
@@ -615,6 +627,28 @@ fn read_list<T: Entry + for<'de> Deserialize<'de>>(
     problems: &mut Problems,
 ) {
     let file = ctx.file.as_path();
+    // A singleton (`account:`, `voice:`) is one mapping, never a list.
+    if <T as crate::resources::Shaped>::SINGLETON {
+        match &value.kind {
+            yaml::Kind::Map(_) => match T::deserialize(value) {
+                Ok(mut entry) => {
+                    *entry.origin_mut() = origin_of(ctx, value);
+                    out.push(entry);
+                }
+                Err(e) => problems.push(de_problem(file, e, value.pos)),
+            },
+            _ if value.is_null() => {}
+            _ => problems.push(
+                Problem::at(
+                    file,
+                    value.pos,
+                    format!("expected the {} as a mapping, found {}", T::LABEL, value.describe()),
+                )
+                .hint("write its fields under it, without `- ` (there is one per account)"),
+            ),
+        }
+        return;
+    }
     let items = match &value.kind {
         yaml::Kind::Seq(items) => items,
         _ if value.is_null() => return,
@@ -785,6 +819,19 @@ fn resolve_entries<T: Entry>(entries: &mut [T], prompts: &IndexMap<String, Text>
 fn check_kind<S: Managed>(entries: &[S], c: &mut Checks) {
     for e in entries {
         e.check(c);
+    }
+    if <S as crate::resources::Shaped>::SINGLETON {
+        for e in entries.iter().skip(1) {
+            c.push(
+                Problem::at(
+                    &e.origin().file,
+                    e.origin().pos,
+                    format!("`{}` is declared twice (first at {})", S::R::KIND, entries[0].origin().short()),
+                )
+                .hint("there is one per account: declare it in one file"),
+            );
+        }
+        return;
     }
     S::check_together(entries, c);
     let mut by_key: HashMap<String, &S> = HashMap::new();

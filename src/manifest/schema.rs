@@ -7,8 +7,14 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// A section's type: a list of entries, or one mapping for a singleton.
+macro_rules! section_type {
+    (many $Spec:path) => { Vec<$Spec> };
+    (one $Spec:path) => { Option<$Spec> };
+}
+
 macro_rules! manifest_file {
-    ($($V:ident $section:ident $Spec:path;)*) => {
+    ($($V:ident $section:ident $Spec:path, $shape:ident;)*) => {
         /// One manifest file, as written. Every section is optional; sections of all files are merged.
         /// Export writes files of this shape.
         #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -19,8 +25,8 @@ macro_rules! manifest_file {
             #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
             pub prompts: IndexMap<String, Text>,
             $(
-                #[serde(default, skip_serializing_if = "Vec::is_empty")]
-                pub $section: Vec<$Spec>,
+                #[serde(default, skip_serializing_if = "is_empty_section")]
+                pub $section: section_type!($shape $Spec),
             )*
             #[serde(default, skip_serializing_if = "is_default_settings")]
             pub settings: Settings,
@@ -28,6 +34,24 @@ macro_rules! manifest_file {
     };
 }
 each_kind!(manifest_file);
+
+/// Empty list, or no singleton.
+trait EmptySection {
+    fn empty(&self) -> bool;
+}
+impl<T> EmptySection for Vec<T> {
+    fn empty(&self) -> bool {
+        self.is_empty()
+    }
+}
+impl<T> EmptySection for Option<T> {
+    fn empty(&self) -> bool {
+        self.is_none()
+    }
+}
+fn is_empty_section(s: &impl EmptySection) -> bool {
+    s.empty()
+}
 
 fn is_default_settings(s: &Settings) -> bool {
     s.prune.is_empty()

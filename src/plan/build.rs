@@ -5,7 +5,7 @@ use super::live::live_fingerprint;
 use super::{digest::manifest_digest, Change, FieldChange, Method, Op, Plan, Request, Unmanaged, FORMAT_VERSION};
 use crate::api::{ApiError, ReadClient};
 use crate::manifest::ManifestSet;
-use crate::resources::{Ensure, Entry, Kind, LookupNeeds, Lookups, Managed, Resource, Rule, Step};
+use crate::resources::{Ensure, Entry, Kind, LookupNeeds, Lookups, Managed, Resource, Rule, Step, Update};
 use crate::source::{Problem, Problems};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -104,6 +104,9 @@ struct KindOutcome {
     deletes_after: Vec<&'static str>,
     /// What a reviewer should know (objects gone between list and read).
     notes: Vec<String>,
+    /// Deletes that destroy what cannot be recreated ([`Resource::delete_loses`]): the guard blocks them
+    /// unless `--allow-deletes KIND`.
+    destructive: Vec<String>,
 }
 
 /// The path of one object; `{id}` when the object is created by this plan (replaced when the plan is
@@ -137,9 +140,15 @@ fn delete_change<S: Managed>(l: &<S::R as Resource>::Live, origin: Option<String
     let refused = S::refuse_delete(l);
     let mut c =
         change(S::R::KIND, S::R::live_key(l), Some(id), if refused.is_some() { Op::Refused } else { Op::Delete });
-    c.reason = refused
+    let loses = S::R::delete_loses(l);
+    let why = refused
         .clone()
         .or_else(|| pruned.then(|| format!("not in the manifests, and {} are pruned", S::R::KIND.plural())));
+    c.reason = match (why, loses) {
+        (Some(w), Some(l)) if refused.is_none() => Some(format!("{w}; {l}")),
+        (None, Some(l)) => Some(l),
+        (w, _) => w,
+    };
     c.origin = origin;
     c.fingerprint = Some(live_fingerprint::<S>(l, !S::NEEDS_DETAIL));
     if refused.is_none() {
@@ -163,6 +172,10 @@ fn match_entries<S: Managed>(
     }
     let mut taken: HashSet<usize> = HashSet::new();
     let mut matched = vec![None; entries.len()];
+    // A singleton's entry is the account's one object, whatever it is called.
+    if <S as crate::resources::Shaped>::SINGLETON {
+        return entries.iter().map(|_| (!live.is_empty()).then_some(0)).collect();
+    }
     for (i, e) in entries.iter().enumerate() {
         let Some(id) = e.id() else { continue };
         match by_id.get(&id) {
@@ -288,6 +301,7 @@ async fn plan_kind<S: Managed>(
         live_count: live.len(),
         deletes_after: Vec::new(),
         notes,
+        destructive: Vec::new(),
     };
     let origin_of = |e: &S| Some(e.origin().short());
     let base = |e: &S, current: Option<&<S::R as Resource>::Live>, op: Op| {
@@ -336,6 +350,9 @@ async fn plan_kind<S: Managed>(
         };
         match current {
             None if e.skip_create() => {}
+            None if <S as crate::resources::Shaped>::SINGLETON => {
+                problems.push(e.origin().problem("", format!("the account has no {} to update", kind.singular())))
+            }
             None => {
                 let mut c = base(e, None, Op::Create);
                 c.fields = desired
@@ -392,11 +409,11 @@ async fn plan_kind<S: Managed>(
                             c.reason = Some(reason);
                         }
                         None => {
-                            c.request = Some(Request {
-                                method: Method::Put,
-                                path: object_path::<S::R>(Some(id_of(l))),
-                                body: Some(Value::Object(body)),
-                            });
+                            let (method, path) = match S::R::UPDATE {
+                                Update::Put => (Method::Put, object_path::<S::R>(Some(id_of(l)))),
+                                Update::Patch(path) => (Method::Patch, path.to_string()),
+                            };
+                            c.request = Some(Request { method, path, body: Some(Value::Object(body)) });
                         }
                     }
                     c.fields = changed;
@@ -418,6 +435,9 @@ async fn plan_kind<S: Managed>(
 
     for l in &live {
         if taken.contains(&id_of(l)) || gone.contains(&id_of(l)) {
+            continue;
+        }
+        if <S as crate::resources::Shaped>::SINGLETON {
             continue;
         }
         if scope.prunes(kind) && S::unmanageable(l).is_none() {
@@ -450,6 +470,13 @@ async fn plan_kind<S: Managed>(
                 }
             }
             Rule::DeletesAfter(action) => out.deletes_after.push(action),
+        }
+    }
+    for d in out.deletes.iter().filter(|d| d.op == Op::Delete) {
+        if let Some(l) = live.iter().find(|l| Some(id_of(l)) == d.id) {
+            if let Some(loses) = S::R::delete_loses(l) {
+                out.destructive.push(format!("{}: {loses}", d.headline()));
+            }
         }
     }
     rotations::<S>(&live, scope, &mut out, problems);
@@ -551,7 +578,7 @@ async fn fetch_lookups(needs: LookupNeeds, client: &ReadClient) -> Result<Lookup
 
 /// Orders the kinds' changes (creates and updates in registry order, deletes last and reversed), resolves
 /// `{id}` placeholders of objects this plan creates, and computes each change's `after` edges.
-fn assemble(mut outcomes: Vec<KindOutcome>) -> Vec<Change> {
+fn assemble(mut outcomes: Vec<KindOutcome>, problems: &mut Vec<Problem>) -> Vec<Change> {
     // Moved, not copied: a 10,000-object plan's changes are large.
     let mut changes: Vec<Change> = Vec::new();
     let mut deletes_after: HashMap<Kind, Vec<&'static str>> = HashMap::new();
@@ -562,6 +589,7 @@ fn assemble(mut outcomes: Vec<KindOutcome>) -> Vec<Change> {
     for o in outcomes.iter_mut().rev() {
         changes.append(&mut o.deletes);
     }
+    resolve_references(&mut changes, problems);
     // Where each kind's actions are, so a delete that must follow them finds them without a scan.
     let mut actions: HashMap<(Kind, String), Vec<usize>> = HashMap::new();
     let key_of = |c: &Change| (c.kind, c.kind.match_key(&c.key));
@@ -595,8 +623,55 @@ fn assemble(mut outcomes: Vec<KindOutcome>) -> Vec<Change> {
     changes
 }
 
+/// Replaces each [`crate::resources::reference`] in a request body by `{"$created": N}`, N the change that
+/// creates the object it names; the `after` edges then follow from `Request::uses_created`. A reference to
+/// an object this plan does not create (kept out by `--target`) is a problem naming both.
+fn resolve_references(changes: &mut [Change], problems: &mut Vec<Problem>) {
+    let creates: HashMap<(Kind, String), usize> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.op == Op::Create)
+        .map(|(i, c)| ((c.kind, c.kind.match_key(&c.key)), i))
+        .collect();
+    fn walk(v: &mut Value, creates: &HashMap<(Kind, String), usize>, missing: &mut Vec<(Kind, String)>) {
+        if let Some((kind, key)) = crate::resources::as_reference(v) {
+            match creates.get(&(kind, kind.match_key(&key))) {
+                Some(n) => *v = serde_json::json!({ "$created": n }),
+                None => missing.push((kind, key)),
+            }
+            return;
+        }
+        match v {
+            Value::Object(o) => o.values_mut().for_each(|v| walk(v, creates, missing)),
+            Value::Array(a) => a.iter_mut().for_each(|v| walk(v, creates, missing)),
+            _ => {}
+        }
+    }
+    for c in changes.iter_mut() {
+        let Some(body) = c.request.as_mut().and_then(|r| r.body.as_mut()) else { continue };
+        let mut missing = Vec::new();
+        walk(body, &creates, &mut missing);
+        for (kind, key) in missing {
+            let at = c.origin.clone().unwrap_or_default();
+            problems.push(
+                Problem::file(
+                    std::path::Path::new(&at),
+                    format!(
+                        "{} refers to {} `{key}`, which the account does not have and this plan does not create",
+                        c.headline(),
+                        kind.singular()
+                    ),
+                )
+                .hint(format!("plan it too: add --target {kind}/{key}, or drop the --target that leaves it out")),
+            );
+        }
+    }
+}
+
 /// Reads the account and computes the plan. Sends only GETs: `client` is a [`ReadClient`].
 pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -> Result<Plan, PlanError> {
+    // One snapshot per plan: a list read as a kind and as another kind's lookup (contact lists) is read once.
+    let client = &client.remembering();
     let mut prune = set.settings.prune.clone();
     prune.extend(opts.prune.iter().copied());
     // A file that was not read may declare what prune would delete: refuse before reading the account.
@@ -623,7 +698,11 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
             needs = needs.union(with_kind!(kind, S => S::lookups(&picked(&scope, set.declared.of::<S>()))));
         }
     }
-    let lookups = fetch_lookups(needs, client).await?;
+    let mut lookups = fetch_lookups(needs, client).await?;
+    for &kind in Kind::ALL {
+        let keys = with_kind!(kind, S => set.declared.of::<S>().iter().filter(|e| e.ensure().is_present()).map(|e| e.natural_key()).collect());
+        lookups.declared.insert(kind, keys);
+    }
 
     let mut problems = unknown_targets(set, opts);
     let mut outcomes = Vec::new();
@@ -642,6 +721,14 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     }
 
     let mut blocked = Vec::new();
+    for o in outcomes.iter().filter(|o| !opts.allow_deletes.contains(&o.kind)) {
+        for d in &o.destructive {
+            blocked.push(format!(
+                "refusing to {d}; it cannot be undone: pass --allow-deletes {} if this is intended",
+                o.kind.as_str()
+            ));
+        }
+    }
     for o in outcomes.iter().rev() {
         let n = o.deletes.iter().filter(|d| d.op == Op::Delete).count();
         if n > 1 && n * 4 > o.live_count && !opts.allow_deletes.contains(&o.kind) {
@@ -665,10 +752,15 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
         )
     });
     let notes = warnings.chain(outcomes.iter().flat_map(|o| o.notes.iter().cloned())).collect();
+    let mut problems = Vec::new();
+    let changes = assemble(outcomes, &mut problems);
+    if !problems.is_empty() {
+        return Err(PlanError::Problems(set.problems(problems)));
+    }
     let mut plan = Plan {
         format_version: FORMAT_VERSION,
         manifest_digest: manifest_digest(set),
-        changes: assemble(outcomes),
+        changes,
         unmanaged,
         blocked,
         summary: Default::default(),

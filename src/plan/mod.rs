@@ -116,6 +116,8 @@ pub struct Request {
 pub enum Method {
     Post,
     Put,
+    /// Singletons' partial updates (`PATCH /account`).
+    Patch,
     Delete,
 }
 
@@ -124,6 +126,7 @@ impl Method {
         match self {
             Method::Post => "POST",
             Method::Put => "PUT",
+            Method::Patch => "PATCH",
             Method::Delete => "DELETE",
         }
     }

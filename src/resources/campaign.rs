@@ -187,22 +187,29 @@ impl CampaignState {
     }
 }
 
-/// Resolves a list or segment name against the account; the error points at the name.
+/// Resolves a list or segment name against the account: its id, or when the account lacks it but the
+/// manifests declare it, a [`super::reference`] that the plan ties to that object's create. The error
+/// points at the name.
 fn resolve_names(
     names: &[String],
     known: &[ContactList],
-    what: &str,
+    (kind, declared): (super::Kind, &Lookups),
     field: &str,
     origin: &Origin,
-) -> Result<Vec<u64>, Problem> {
+) -> Result<Vec<Value>, Problem> {
+    let what = kind.singular();
     let mut ids = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let found: Vec<&ContactList> = known.iter().filter(|l| l.name.trim() == name.trim()).collect();
         match found.as_slice() {
-            [one] => ids.push(one.id),
+            [one] => ids.push(Value::from(one.id)),
+            [] if declared.declares(kind, name) => ids.push(super::reference(kind, name.trim())),
             [] => {
                 let names: Vec<&str> = known.iter().map(|l| l.name.as_str()).collect();
-                let p = origin.problem(&format!("{field}.{i}"), format!("no {what} named `{name}` in the account"));
+                let p = origin.problem(
+                    &format!("{field}.{i}"),
+                    format!("no {what} named `{name}` in the account or the manifests"),
+                );
                 return Err(match crate::source::closest(name, &names) {
                     Some(b) => p.hint(format!("did you mean `{b}`?")),
                     None => p.hint(format!("the account's {what}s: {}", names.join(", "))),
@@ -256,13 +263,20 @@ impl CampaignSpec {
 }
 
 impl CampaignSpec {
-    /// List, segment and contact ids.
-    fn audience_ids(&self, lookups: &Lookups) -> Result<[Vec<u64>; 3], Problem> {
+    /// List, segment and contact ids (lists and segments this plan creates as references).
+    fn audience_ids(&self, lookups: &Lookups) -> Result<[Vec<Value>; 3], Problem> {
         let o = &self.origin;
         let audience = self.audience.clone().unwrap_or_default();
-        let lists = resolve_names(&audience.lists, &lookups.lists, "contact list", "audience.lists", o)?;
-        let segments = resolve_names(&audience.segments, &lookups.segments, "segment", "audience.segments", o)?;
-        Ok([lists, segments, audience.contacts])
+        let lists =
+            resolve_names(&audience.lists, &lookups.lists, (super::Kind::ContactLists, lookups), "audience.lists", o)?;
+        let segments = resolve_names(
+            &audience.segments,
+            &lookups.segments,
+            (super::Kind::Segments, lookups),
+            "audience.segments",
+            o,
+        )?;
+        Ok([lists, segments, audience.contacts.iter().map(|c| Value::from(*c)).collect()])
     }
 }
 
@@ -298,9 +312,9 @@ impl Managed for CampaignSpec {
             ("name", super::canon_short(&self.name)),
             ("channel_id", self.channel_id(lookups)?.into()),
             ("message", super::canon_text(self.message.as_ref().and_then(Text::value))),
-            ("list_ids", super::canon_ids(&lists)),
-            ("segment_ids", super::canon_ids(&segments)),
-            ("contact_ids", super::canon_ids(&contacts)),
+            ("list_ids", super::canon_refs(&lists)),
+            ("segment_ids", super::canon_refs(&segments)),
+            ("contact_ids", super::canon_refs(&contacts)),
             ("is_new_number", self.is_new_number.unwrap_or(false).into()),
         ])
     }

@@ -319,6 +319,19 @@ pub fn canon_short(s: &str) -> serde_json::Value {
 }
 
 /// A set of ids, sorted and without repeats.
+/// Ids and [`super::reference`]s as a set: the ids sorted, then the references sorted by key (a
+/// reference is resolved to an id once its object exists, so an account matching the manifests compares
+/// ids only).
+pub fn canon_refs(values: &[serde_json::Value]) -> serde_json::Value {
+    let ids: std::collections::BTreeSet<u64> = values.iter().filter_map(serde_json::Value::as_u64).collect();
+    let mut refs: Vec<&serde_json::Value> = values.iter().filter(|v| !v.is_u64()).collect();
+    refs.sort_by_key(|v| v.to_string());
+    refs.dedup();
+    let mut out: Vec<serde_json::Value> = ids.into_iter().map(Into::into).collect();
+    out.extend(refs.into_iter().cloned());
+    serde_json::Value::Array(out)
+}
+
 pub fn canon_ids(ids: &[u64]) -> serde_json::Value {
     let set: std::collections::BTreeSet<u64> = ids.iter().copied().collect();
     serde_json::json!(set)

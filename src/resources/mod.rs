@@ -14,19 +14,23 @@
 //!
 //! Adding a kind: a file here, a file in `src/sandbox/`, and one line in each registry.
 
+pub mod account;
 pub mod agent;
 pub mod campaign;
 pub mod common;
+pub mod contact_list;
 pub mod knowledge;
 pub mod lenient;
 pub mod lookup;
+pub mod tag;
 pub mod team;
+pub mod voice;
 pub mod webhook;
 
 pub use crate::source::Origin;
 pub use common::{
-    canon_ids, canon_short, canon_text, https_problem, valid_email, Checks, Ensure, Fields, Secret, SecretRef, Text,
-    SECRET_PREFIX,
+    canon_ids, canon_refs, canon_short, canon_text, https_problem, valid_email, Checks, Ensure, Fields, Secret,
+    SecretRef, Text, SECRET_PREFIX,
 };
 
 use crate::source::Problem;
@@ -36,7 +40,7 @@ use std::fmt;
 /// Generates the per-kind items from the table below. `$d` is a literal `$`, so that the generated
 /// `with_kind!` and `each_kind!` macros can have metavariables of their own.
 macro_rules! registry {
-    ($d:tt $($V:ident $section:ident $Spec:path;)*) => {
+    ($d:tt $($V:ident $section:ident $Spec:path, $shape:ident;)*) => {
         /// The kinds, in plan order, as manifests (`agents:`), `settings.prune`, `--prune` and `--target` name
         /// them.
         #[derive(
@@ -67,6 +71,9 @@ macro_rules! registry {
         }
 
         $(
+            impl Shaped for $Spec {
+                const SINGLETON: bool = registry!(@one $shape);
+            }
             impl Holds<$Spec> for Declared {
                 fn entries(&self) -> &Vec<$Spec> {
                     &self.$section
@@ -95,20 +102,35 @@ macro_rules! registry {
         #[allow(unused_macros)]
         macro_rules! each_kind {
             ($d callback:ident) => {
-                $d callback! { $($V $section $Spec;)* }
+                $d callback! { $($V $section $Spec, $shape;)* }
             };
         }
     };
+    (@one many) => { false };
+    (@one one) => { true };
+}
+
+/// Whether a kind is one object per account (`one` in the registry) or a list (`many`): set by the
+/// registry line, so the manifest reader, its schema, the planner and export agree.
+pub trait Shaped {
+    /// One object per account (`account:`, `voice:`): its section is a mapping, not a list; it is never
+    /// created, deleted or pruned, and the entry matches the account's object whatever its key.
+    const SINGLETON: bool;
 }
 
 // The registry. Order is plan order: a kind's creates and updates come before those of the kinds below it,
 // its deletes after theirs.
 registry! { $
-    Agents          agents          crate::resources::agent::AgentSpec;
-    KnowledgeBase   knowledge_base  crate::resources::knowledge::KnowledgeEntrySpec;
-    Webhooks        webhooks        crate::resources::webhook::WebhookSpec;
-    Team            team            crate::resources::team::TeamMemberSpec;
-    Campaigns       campaigns       crate::resources::campaign::CampaignSpec;
+    Agents          agents          crate::resources::agent::AgentSpec, many;
+    KnowledgeBase   knowledge_base  crate::resources::knowledge::KnowledgeEntrySpec, many;
+    Webhooks        webhooks        crate::resources::webhook::WebhookSpec, many;
+    Team            team            crate::resources::team::TeamMemberSpec, many;
+    Tags            tags            crate::resources::tag::TagSpec, many;
+    ContactLists    contact_lists   crate::resources::contact_list::ContactListSpec, many;
+    Segments        segments        crate::resources::contact_list::SegmentSpec, many;
+    Campaigns       campaigns       crate::resources::campaign::CampaignSpec, many;
+    Account         account         crate::resources::account::AccountSpec, one;
+    Voice           voice           crate::resources::voice::VoiceSpec, one;
 }
 
 impl Kind {
@@ -207,14 +229,14 @@ macro_rules! entry_fields {
 pub(crate) use entry_fields;
 
 /// What every kind's manifest entry offers the generic code: its key, pin, `ensure`, origin, checks, texts.
-pub trait Entry {
+pub trait Entry: Shaped {
     /// One object, for messages: "agent", "knowledge entry", ...
     const LABEL: &'static str;
     /// Several: "agents", "knowledge entries", ...
     const PLURAL: &'static str;
     /// The section title renderers use: "Agents", ...
     const TITLE: &'static str;
-    /// The manifest key holding the natural key (`name`, `title`, `email`).
+    /// The manifest key holding the natural key (`name`, `title`, `email`); empty for a singleton.
     const KEY_FIELD: &'static str;
     /// The natural key as written.
     fn natural_key(&self) -> String;
@@ -248,6 +270,11 @@ pub trait Resource: Send + Sync + 'static {
     /// The action that hands out a new secret, when a create's answer carries one that was lost with it
     /// (webhooks: `regenerate-secret`).
     const SECRET_ACTION: Option<&'static str> = None;
+    /// One object per account: `GET PATH` answers the object itself, not a list.
+    const SINGLETON: bool = false;
+    /// How an update is sent: `PUT PATH/{id}` with every managed field, or for a singleton
+    /// `PATCH <path>` with only the fields the manifest names.
+    const UPDATE: Update = Update::Put;
     /// The list's default page size when the contract says it is paginated ([doc]/[assumed], contract §3);
     /// the client asks 100 a page either way. `doctor` checks it against the account.
     const PAGE_SIZE: Option<u64> = None;
@@ -261,6 +288,16 @@ pub trait Resource: Send + Sync + 'static {
     fn live_id(live: &Self::Live) -> u64;
     /// The natural key of a live object, as the API spells it.
     fn live_key(live: &Self::Live) -> String;
+    /// Live objects that are not configuration at all (the apply lease's lock tags): left out of every
+    /// listing, so they are never matched, pruned, shown as unmanaged or exported.
+    fn hidden(_live: &Self::Live) -> bool {
+        false
+    }
+    /// What deleting this live object destroys that cannot be recreated (a contact list's memberships):
+    /// shown on the delete's line, and such a delete is blocked unless `--allow-deletes KIND`.
+    fn delete_loses(_live: &Self::Live) -> Option<String> {
+        None
+    }
     /// What in a list item changes whenever a field only the single GET shows changes, as text; `None`:
     /// the object's details are never cached (see `api::cache`). Knowledge: `updated_at`; campaigns: having
     /// left `draft` (the API edits only drafts).
@@ -281,6 +318,31 @@ pub trait Resource: Send + Sync + 'static {
     fn summary(live: &Self::Live) -> Value;
 }
 
+/// How a kind's update is sent (see [`Resource::UPDATE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// `PUT PATH/{id}`, the whole managed body.
+    Put,
+    /// `PATCH <path>`, only the fields the manifest names (singletons).
+    Patch(&'static str),
+}
+
+/// A reference, in a request body or a declared field, to an object of another kind by natural key:
+/// `{"$ref": {"kind": "contact_lists", "key": "Spring Leads"}}`. When the same plan creates that object the
+/// plan replaces it with `{"$created": N}` (the create's change index, resolved to the new id at send time)
+/// and orders the referring change after it; a saved plan records the reference, never an id it could not
+/// know. The general mechanism behind cross-kind references: a kind only writes this value.
+pub fn reference(kind: Kind, key: &str) -> Value {
+    serde_json::json!({"$ref": {"kind": kind, "key": key}})
+}
+
+/// The `(kind, key)` of a [`reference`], if `v` is one.
+pub fn as_reference(v: &Value) -> Option<(Kind, String)> {
+    let o = v.as_object().filter(|o| o.len() == 1)?.get("$ref")?;
+    let kind = serde_json::from_value(o.get("kind")?.clone()).ok()?;
+    Some((kind, o.get("key")?.as_str()?.to_string()))
+}
+
 /// Names of the lookups campaigns refer to, resolved against the live account.
 #[derive(Debug, Default, Clone)]
 pub struct Lookups {
@@ -289,6 +351,17 @@ pub struct Lookups {
     pub segments: Vec<lookup::ContactList>,
     /// The account's webhook event catalogue (names).
     pub events: Vec<String>,
+    /// Natural keys of every entry the manifests declare present, by kind: what another kind may refer to
+    /// before it exists (a campaign's new contact list), as a [`reference`].
+    pub declared: std::collections::HashMap<Kind, Vec<String>>,
+}
+
+impl Lookups {
+    /// Whether the manifests declare an object of `kind` named `key` (compared as the kind compares keys).
+    pub fn declares(&self, kind: Kind, key: &str) -> bool {
+        let want = kind.match_key(key);
+        self.declared.get(&kind).is_some_and(|keys| keys.iter().any(|k| kind.match_key(k) == want))
+    }
 }
 
 /// Which lookups a kind's entries need (read once per run, only for kinds in scope).

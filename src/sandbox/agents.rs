@@ -47,6 +47,9 @@ fn yes() -> bool {
 }
 
 impl Record for Agent {
+    fn routes() -> axum::Router<super::App> {
+        routes()
+    }
     const KIND: &'static str = "agents";
     fn id(&self) -> u64 {
         self.id

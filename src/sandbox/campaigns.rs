@@ -69,6 +69,9 @@ fn draft() -> String {
 }
 
 impl Record for Campaign {
+    fn routes() -> axum::Router<super::App> {
+        routes()
+    }
     const KIND: &'static str = "campaigns";
     fn id(&self) -> u64 {
         self.id

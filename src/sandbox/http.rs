@@ -21,6 +21,11 @@ impl Reply {
         Reply { status: StatusCode::CREATED, data, message: message.into(), meta: None }
     }
 
+    /// 200 with a message and no `data` (`PATCH /account`, [doc]).
+    pub fn message(message: impl Into<String>) -> Self {
+        Reply { status: StatusCode::OK, data: Value::Null, message: message.into(), meta: None }
+    }
+
     /// 204 with an empty body, as the API answers deletes.
     pub fn deleted() -> Self {
         Reply { status: StatusCode::NO_CONTENT, data: Value::Null, message: String::new(), meta: None }
@@ -33,6 +38,9 @@ impl IntoResponse for Reply {
             return StatusCode::NO_CONTENT.into_response();
         }
         let mut body = json!({"success": true, "data": self.data, "message": self.message});
+        if self.data.is_null() {
+            body.as_object_mut().expect("an object literal").remove("data");
+        }
         if let Some(meta) = self.meta {
             body["meta"] = meta;
         }

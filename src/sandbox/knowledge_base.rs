@@ -78,6 +78,9 @@ fn active() -> String {
 }
 
 impl Record for KnowledgeEntry {
+    fn routes() -> axum::Router<super::App> {
+        routes()
+    }
     const KIND: &'static str = "knowledge_base";
     fn id(&self) -> u64 {
         self.id

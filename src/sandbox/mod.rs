@@ -12,6 +12,7 @@ pub mod account;
 pub mod agents;
 pub mod campaigns;
 pub mod clock;
+pub mod contact_lists;
 mod control;
 pub mod faults;
 mod gate;
@@ -20,6 +21,7 @@ pub mod knowledge_base;
 pub mod store;
 pub mod tags;
 pub mod team;
+pub mod voice;
 pub mod webhooks;
 
 pub use faults::FaultRule;
@@ -27,18 +29,17 @@ pub use gate::LoggedRequest;
 
 /// The sandbox's registry of kinds: each line names a kind's field in the account (and in seed files) and
 /// its file's stored record type. It generates the [`Store`], the routes, seed normalisation and the
-/// per-request hook. Adding a kind here: its file, and one line.
+/// per-request hook. Adding a kind here: its file, and one line. Singletons (one object per account) are
+/// listed apart: a field holding the one object, and its routes.
 macro_rules! sandbox_kinds {
-    ($($field:ident: $module:ident::$Record:ident;)*) => {
+    (kinds { $($field:ident: $module:ident::$Record:ident;)* } singletons { $($one:ident: $omodule:ident::$One:ident;)* }) => {
         /// The whole account. Seed files and `--state` files are this, as JSON; every field may be left out.
         #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
         #[serde(default, deny_unknown_fields)]
         pub struct Store {
-            pub account: account::Account,
+            $(pub $one: $omodule::$One,)*
             pub subscription: account::Subscription,
             pub channels: Vec<account::Channel>,
-            pub lists: Vec<account::ContactList>,
-            pub segments: Vec<account::ContactList>,
             $(pub $field: Vec<$module::$Record>,)*
             /// The next id per kind; ids are never reused, as with an auto-increment column.
             pub next_ids: std::collections::BTreeMap<String, u64>,
@@ -57,18 +58,28 @@ macro_rules! sandbox_kinds {
         }
 
         fn kind_routes() -> Router<App> {
-            Router::new()$(.merge($module::routes()))*
+            Router::new()
+                $(.merge(<$module::$Record as store::Record>::routes()))*
+                $(.merge(<$omodule::$One as store::Singleton>::routes()))*
         }
     };
 }
 
 sandbox_kinds! {
+    kinds {
     tags: tags::Tag;
+    lists: contact_lists::ContactList;
+    segments: contact_lists::Segment;
     agents: agents::Agent;
     knowledge_base: knowledge_base::KnowledgeEntry;
     webhooks: webhooks::Webhook;
     team: team::TeamMember;
     campaigns: campaigns::Campaign;
+    }
+    singletons {
+        account: account::Account;
+        voice: voice::Voice;
+    }
 }
 
 use axum::body::Body;
@@ -330,7 +341,6 @@ impl Drop for Sandbox {
 /// Every route: the API (behind the gate) and the control endpoints (outside it).
 fn router(app: App) -> Router {
     let api = kind_routes()
-        .merge(account::routes())
         .fallback(gate::route_not_found)
         .method_not_allowed_fallback(gate::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(app.clone(), gate::front_door));

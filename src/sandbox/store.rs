@@ -11,6 +11,13 @@ pub trait Record {
     const KIND: &'static str;
     fn id(&self) -> u64;
     fn set_id(&mut self, id: u64);
+    /// The kind's routes (`GET|POST /api/v1/<kind>`, ...), merged into the API by the registry.
+    fn routes() -> axum::Router<super::App>
+    where
+        Self: Sized,
+    {
+        axum::Router::new()
+    }
     /// Fills what a seed may leave out (timestamps, generated secrets).
     fn fill_defaults(&mut self, _now: Timestamp) {}
     /// Called before every API request with the kind's records, for what happens by itself over time
@@ -20,6 +27,11 @@ pub trait Record {
         Self: Sized,
     {
     }
+}
+
+/// One object per account (the profile, voice settings): its routes, merged by the registry.
+pub trait Singleton: Default {
+    fn routes() -> axum::Router<super::App>;
 }
 
 impl Store {
@@ -55,13 +67,6 @@ impl Store {
     /// Assigns missing ids and defaults, and refuses seeds the live API could never be in.
     pub fn normalize(&mut self, now: Timestamp) -> Result<(), String> {
         normalize_kind(&mut self.channels, &mut self.next_ids, now)?;
-        normalize_kind(&mut self.lists, &mut self.next_ids, now)?;
-        // Segments share the list shape but have their own id sequence.
-        for s in &mut self.segments {
-            s.fill_defaults(now);
-        }
-        check_unique_ids(self.segments.iter().map(|s| s.id), "segments")?;
-        assign_missing(&mut self.segments, self.next_ids.entry("segments".into()).or_insert(1));
         self.normalize_kinds(now)?;
         if self.account.created_at == Timestamp::default() {
             self.account.created_at = now;

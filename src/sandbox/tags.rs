@@ -33,6 +33,9 @@ pub struct Tag {
 }
 
 impl Record for Tag {
+    fn routes() -> axum::Router<super::App> {
+        routes()
+    }
     const KIND: &'static str = "tags";
     fn id(&self) -> u64 {
         self.id

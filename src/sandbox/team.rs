@@ -44,6 +44,9 @@ fn active() -> String {
 }
 
 impl Record for TeamMember {
+    fn routes() -> axum::Router<super::App> {
+        routes()
+    }
     const KIND: &'static str = "team";
     fn id(&self) -> u64 {
         self.id

@@ -101,6 +101,9 @@ fn one() -> u32 {
 }
 
 impl Record for Webhook {
+    fn routes() -> axum::Router<super::App> {
+        routes()
+    }
     const KIND: &'static str = "webhooks";
     fn id(&self) -> u64 {
         self.id

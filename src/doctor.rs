@@ -138,6 +138,8 @@ struct ListSpec {
     /// A field the list leaves out, so the plan reads each object singly ([assumed]).
     detail_field: Option<&'static str>,
     files: &'static [&'static str],
+    /// One object per account (`GET` answers the object, not a list).
+    singleton: bool,
 }
 
 fn parse_as<T: serde::de::DeserializeOwned>(v: &Value) -> Result<(), String> {
@@ -148,10 +150,20 @@ fn live<R: Resource>(v: &Value) -> Result<(), String> {
     parse_as::<R::Live>(v)
 }
 
+fn both_list(v: &Value) -> Result<(), String> {
+    parse_as::<crate::resources::contact_list::LiveAudience>(v)?;
+    parse_as::<crate::resources::lookup::ContactList>(v)
+}
+
+fn both_tag(v: &Value) -> Result<(), String> {
+    parse_as::<crate::resources::tag::LiveTag>(v)?;
+    parse_as::<crate::resources::lookup::Tag>(v)
+}
+
 /// Every list the client reads: each kind of the registry (its facts are the kind's `Resource` consts, so
 /// a new kind is probed without a line here), then the lookups.
 fn lists() -> Vec<ListSpec> {
-    use crate::resources::lookup::{Channel, ContactList, Tag};
+    use crate::resources::lookup::Channel;
     const LOOKUP: &[&str] = &["src/resources/lookup.rs", "src/sandbox/account.rs"];
     let mut out: Vec<ListSpec> = Kind::ALL
         .iter()
@@ -164,40 +176,27 @@ fn lists() -> Vec<ListSpec> {
                     parse: live::<R>,
                     detail_field: R::DETAIL_FIELD,
                     files: R::FILES,
+                    singleton: R::SINGLETON,
                 }
             })
         })
         .collect();
-    out.extend([
-        ListSpec {
-            path: "/contacts/lists",
-            paginated: None,
-            parse: parse_as::<ContactList>,
-            detail_field: None,
-            files: LOOKUP,
-        },
-        ListSpec {
-            path: "/contacts/segments",
-            paginated: None,
-            parse: parse_as::<ContactList>,
-            detail_field: None,
-            files: LOOKUP,
-        },
-        ListSpec {
-            path: "/tags",
-            paginated: None,
-            parse: parse_as::<Tag>,
-            detail_field: None,
-            files: &["src/resources/lookup.rs", "src/apply/lease.rs", "src/sandbox/tags.rs"],
-        },
-        ListSpec {
-            path: "/account/channels",
-            paginated: None,
-            parse: parse_as::<Channel>,
-            detail_field: None,
-            files: LOOKUP,
-        },
-    ]);
+    out.push(ListSpec {
+        path: "/account/channels",
+        paginated: None,
+        parse: parse_as::<Channel>,
+        detail_field: None,
+        files: LOOKUP,
+        singleton: false,
+    });
+    // Lists, segments and tags are kinds and lookups (campaign audiences, the lease): both must parse.
+    for s in out.iter_mut() {
+        match s.path {
+            "/contacts/lists" | "/contacts/segments" => s.parse = both_list,
+            "/tags" => s.parse = both_tag,
+            _ => {}
+        }
+    }
     out
 }
 
@@ -337,6 +336,24 @@ pub async fn run(client: &ReadClient, api_url: &str) -> Result<Report, ApiError>
     let mut first_ids: Vec<(&'static str, u64)> = Vec::new();
     for spec in &lists {
         let name = spec.path.trim_start_matches('/').replace('/', "-");
+        if spec.singleton {
+            let one = client.probe(spec.path, &[], ProbeAuth::ApiKeyHeader).await?;
+            let data = one.body.get("data").cloned().unwrap_or(Value::Null);
+            let parsed = if data.is_object() {
+                (spec.parse)(&data)
+            } else {
+                Err(format!("{} ({})", one.status, keys(&one.body)))
+            };
+            facts.add(
+                format!("{name}.object"),
+                &format!("GET {} answers one object skyform reads", spec.path),
+                "parses",
+                parsed.clone().err().map_or("parses".to_string(), |e| format!("does not parse: {e}")),
+                if parsed.is_ok() { Verdict::Ok } else { Verdict::Fails },
+                spec.files,
+            );
+            continue;
+        }
         let full = client.probe(spec.path, &[("per_page", "100".into())], ProbeAuth::ApiKeyHeader).await?;
         if full.status != 200 || !enveloped(&full) {
             facts.add(

@@ -34,10 +34,10 @@ fn validate(dir: &Path, args: &[&str]) -> (i32, String, String) {
 fn the_examples_validate() {
     let (code, out, err) = validate(&root(), &["examples/acme"]);
     assert_eq!((code, err.as_str()), (0, ""));
-    assert_eq!(out, "ok: 4 agents, 6 knowledge entries, 3 webhooks, 4 team members, 2 campaigns (1 prompt, 5 files)\n");
+    assert_eq!(out, "ok: 4 agents, 6 knowledge entries, 3 webhooks, 4 team members, 2 tags, 4 contact lists, 2 segments, 3 campaigns, account profile, voice settings (1 prompt, 7 files)\n");
     let (code, out, _) = validate(&root(), &["examples/minimal/skyform.yaml"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("ok: 1 agent, 0 knowledge entries, 1 webhook,"), "{out}");
+    assert_eq!(out, "ok: 1 agent, 1 webhook (0 prompts, 1 file)\n");
 }
 
 #[test]
@@ -131,7 +131,7 @@ fn the_schema_accepts_every_example_file_and_refuses_unknown_keys() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 8);
     let bad = yaml::parse("agents:\n  - name: A\n    sytem_prompt: x\n").unwrap().0.unwrap();
     assert!(!validator.is_valid(&bad.to_json()));
 }

@@ -184,6 +184,38 @@ async fn every_operation_answers_what_the_document_says() {
     step(a, &mut c, "PUT", "/tags/1", json!({}), 422).await;
     step(a, &mut c, "DELETE", "/tags/1", Value::Null, 204).await;
 
+    // contact lists and segments
+    for base in ["/contacts/lists", "/contacts/segments"] {
+        let created = step(a, &mut c, "POST", base, json!({"name": "Spring Leads"}), 201).await;
+        let id = created["data"]["id"].as_u64().unwrap();
+        step(a, &mut c, "POST", base, json!({}), 422).await;
+        step(a, &mut c, "PUT", &format!("{base}/{id}"), json!({"name": "Spring", "status": 0}), 200).await;
+        step(a, &mut c, "PUT", &format!("{base}/{id}"), json!({"status": 7}), 422).await;
+        step(a, &mut c, "PUT", &format!("{base}/999"), json!({"name": "x"}), 404).await;
+        step(a, &mut c, "DELETE", &format!("{base}/{id}"), Value::Null, 204).await;
+        step(a, &mut c, "DELETE", &format!("{base}/{id}"), Value::Null, 404).await;
+    }
+    let list = step(a, &mut c, "POST", "/contacts/lists", json!({"name": "Kept"}), 201).await;
+    step(a, &mut c, "GET", &format!("/contacts/lists/{}", list["data"]["id"]), Value::Null, 200).await;
+    step(a, &mut c, "GET", "/contacts/lists/999", Value::Null, 404).await;
+
+    // account profile and voice settings (singletons, PATCH)
+    step(
+        a,
+        &mut c,
+        "PATCH",
+        "/account",
+        json!({"company_name": "Acme", "timezone": "Asia/Riyadh", "country_id": 194}),
+        200,
+    )
+    .await;
+    step(a, &mut c, "PATCH", "/account", json!({"timezone": "not a zone"}), 422).await;
+    step(a, &mut c, "GET", "/voice", Value::Null, 200).await;
+    step(a, &mut c, "GET", "/voice/dialects", Value::Null, 200).await;
+    step(a, &mut c, "PATCH", "/voice/settings", json!({"enabled": true, "language": "ar", "dialect": "egy"}), 200)
+        .await;
+    step(a, &mut c, "PATCH", "/voice/settings", json!({"language": "en", "dialect": "egy"}), 422).await;
+
     // agents
     step(
         a,
@@ -282,7 +314,15 @@ async fn every_operation_answers_what_the_document_says() {
     step(a, &mut c, "DELETE", "/campaigns/1", Value::Null, 204).await;
 
     // account and lookups
-    for path in ["/account", "/account/subscription", "/account/channels", "/contacts/lists", "/contacts/segments"] {
+    for path in [
+        "/account",
+        "/account/subscription",
+        "/account/channels",
+        "/contacts/lists",
+        "/contacts/segments",
+        "/voice",
+        "/voice/dialects",
+    ] {
         step(a, &mut c, "GET", path, Value::Null, 200).await;
     }
 

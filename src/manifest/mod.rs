@@ -68,8 +68,16 @@ impl ManifestSet {
     /// `3 agents, 7 knowledge entries, ... (2 prompts, 5 files)` for `validate`'s summary line.
     pub fn summary(&self) -> String {
         let n = |count: usize, one: &str, many: &str| format!("{count} {}", if count == 1 { one } else { many });
-        let kinds: Vec<String> =
-            Kind::ALL.iter().map(|k| n(self.declared.count(*k), k.singular(), k.plural())).collect();
+        // Kinds the manifests declare nothing of are left out; a singleton is named when declared.
+        let kinds: Vec<String> = Kind::ALL
+            .iter()
+            .filter(|k| self.declared.count(**k) > 0)
+            .map(|k| match with_kind!(*k, S => <S as crate::resources::Shaped>::SINGLETON) {
+                true => k.singular().to_string(),
+                false => n(self.declared.count(*k), k.singular(), k.plural()),
+            })
+            .collect();
+        let kinds = if kinds.is_empty() { vec!["nothing".to_string()] } else { kinds };
         format!(
             "{} ({}, {})",
             kinds.join(", "),

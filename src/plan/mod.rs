@@ -232,6 +232,9 @@ impl Change {
             Op::Action => self.action.as_deref().unwrap_or("action"),
             Op::Refused => "refused:",
         };
+        if with_kind!(self.kind, S => <S as crate::resources::Shaped>::SINGLETON) {
+            return format!("{verb} {}", self.kind.singular());
+        }
         let id = self.id.map(|id| format!(" (id {id})")).unwrap_or_default();
         format!("{verb} {} \"{}\"{id}", self.kind.singular(), crate::redact::escape_controls(&self.key))
     }

@@ -36,6 +36,10 @@ pub fn render(plan: &Plan, format: Format, color: bool) -> String {
 pub fn safe(plan: &Plan) -> Plan {
     use crate::redact::{escape_controls as one_line, escape_lines};
     fn value(v: &Value) -> Value {
+        // A reference to an object this plan creates reads as what it is.
+        if let Some((kind, key)) = crate::resources::as_reference(v) {
+            return Value::String(format!("(the new {} {})", kind.singular(), one_line(&key)));
+        }
         match v {
             Value::String(s) => Value::String(escape_lines(s).into_owned()),
             Value::Array(a) => Value::Array(a.iter().map(value).collect()),

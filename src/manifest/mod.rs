@@ -585,14 +585,18 @@ fn read_sections(
                     for kind in
                         s.prune.iter().filter(|k| with_kind!(**k, S => <S as crate::resources::Shaped>::SINGLETON))
                     {
-                        problems.push(
-                            Problem::at(
-                                file,
-                                value.pos,
-                                format!("`{kind}` cannot be pruned: there is one per account"),
-                            )
-                            .hint("remove it from `prune:`"),
+                        // Point at the list item that names it, not at `settings:`.
+                        let item = value.get("prune").and_then(|list| match &list.kind {
+                            yaml::Kind::Seq(items) => items.iter().find(|n| n.as_str() == Some(kind.as_str())),
+                            _ => None,
+                        });
+                        let p = Problem::at(
+                            file,
+                            item.map_or(value.pos, |n| n.pos),
+                            format!("`{kind}` cannot be pruned: there is one per account"),
                         );
+                        let p = if item.is_some() { p.len(kind.as_str().chars().count()) } else { p };
+                        problems.push(p.hint("remove it from `prune:`"));
                     }
                     for kind in s.prune {
                         if !set.settings.prune.contains(&kind) {

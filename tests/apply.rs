@@ -3,119 +3,16 @@
 
 mod common;
 
-use common::{seed, test_config};
+use common::test_config;
+use common::world::{converged, tempdir, World};
 use serde_json::{json, Value};
-use skyform::apply::{ApplyOptions, Status};
-use skyform::ops::apply::{run, Applied, ApplyRequest};
+use skyform::apply::Status;
 use skyform::ops::connect::ConnectOptions;
-use skyform::sandbox::{FaultRule, Sandbox, SandboxConfig};
+use skyform::sandbox::{FaultRule, SandboxConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_skyform");
-
-struct World {
-    sandbox: Sandbox,
-    dir: PathBuf,
-}
-
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("skyform-apply-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-impl World {
-    async fn new(name: &str, live: Value) -> World {
-        World::with_config(name, live, SandboxConfig { rate_limit: 100_000, ..test_config() }).await
-    }
-
-    async fn with_config(name: &str, live: Value, config: SandboxConfig) -> World {
-        World { sandbox: Sandbox::start(config, seed(live)).await.unwrap(), dir: tempdir(name) }
-    }
-
-    fn manifests(&self, yaml: &str) -> &Self {
-        std::fs::write(self.dir.join("account.yaml"), yaml).unwrap();
-        self
-    }
-
-    fn secrets(&self) -> PathBuf {
-        self.dir.join("secrets.json")
-    }
-
-    fn request(&self, tweak: impl FnOnce(&mut ApplyRequest)) -> ApplyRequest {
-        let mut r = ApplyRequest {
-            paths: vec![self.dir.join("account.yaml")],
-            connect: ConnectOptions {
-                api_url: Some(self.sandbox.url()),
-                rate_limit: 100_000,
-                request_timeout: std::time::Duration::from_secs(2),
-                settle: std::time::Duration::from_secs(2),
-                ..ConnectOptions::default()
-            },
-            apply: ApplyOptions { keep_going: false, secrets_out: Some(self.secrets()), secrets_cmd: None },
-            ..ApplyRequest::default()
-        };
-        tweak(&mut r);
-        r
-    }
-
-    async fn apply_with(&self, req: ApplyRequest) -> Result<Applied, skyform::Error> {
-        let key = self.sandbox.api_key().to_string();
-        let env = move |k: &str| match k {
-            "SKYLIGHT_API_KEY" => Some(key.clone()),
-            "SKYFORM_SECRET_LAYLA_PASSWORD" => Some("correct-horse-battery".into()),
-            "SKYFORM_SECRET_M_PASSWORD" => Some("password-1".into()),
-            _ => None,
-        };
-        run(&req, &env, &skyform::ops::apply::Quiet).await
-    }
-
-    async fn apply(&self) -> Applied {
-        self.apply_with(self.request(|_| {})).await.unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// `skyform plan --out` of the current manifests; returns the file.
-    async fn save_plan(&self) -> PathBuf {
-        let key = self.sandbox.api_key().to_string();
-        let env = move |k: &str| (k == "SKYLIGHT_API_KEY").then(|| key.clone());
-        let plan_req = skyform::ops::plan::PlanRequest {
-            paths: vec![self.dir.join("account.yaml")],
-            connect: ConnectOptions { api_url: Some(self.sandbox.url()), ..ConnectOptions::default() },
-            ..Default::default()
-        };
-        let plan = skyform::ops::plan::run(&plan_req, &env).await.unwrap();
-        let plan_file = self.dir.join("plan.json");
-        std::fs::write(&plan_file, skyform::render::json(&plan)).unwrap();
-        plan_file
-    }
-
-    /// Mutating requests since the log was last cleared, as `METHOD /path`, but the lease's own (its lock
-    /// tag: see `lease_requests`).
-    fn writes(&self) -> Vec<String> {
-        self.sandbox
-            .requests()
-            .iter()
-            .filter(|r| r.method != "GET" && !r.path.starts_with("/api/v1/tags"))
-            .map(|r| r.line())
-            .collect()
-    }
-
-    /// Every request but the lease's (`/tags`), as `METHOD /path`.
-    fn lines(&self) -> Vec<String> {
-        self.sandbox.requests().iter().filter(|r| !r.path.starts_with("/api/v1/tags")).map(|r| r.line()).collect()
-    }
-
-    fn state<R>(&self, f: impl FnOnce(&skyform::sandbox::Store) -> R) -> R {
-        self.sandbox.with_store(|s| f(s))
-    }
-}
-
-fn converged(a: &Applied) {
-    let report = a.report.as_ref().expect("something was applied");
-    assert!(report.success(), "{}", report.render());
-}
 
 #[tokio::test]
 async fn every_kind_is_created_changed_and_deleted_and_a_second_apply_sends_nothing() {

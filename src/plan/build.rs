@@ -702,6 +702,11 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     for &kind in Kind::ALL {
         let keys = with_kind!(kind, S => set.declared.of::<S>().iter().filter(|e| e.ensure().is_present()).map(|e| e.natural_key()).collect());
         lookups.declared.insert(kind, keys);
+        let absent = with_kind!(kind, S => set.declared.of::<S>().iter().filter(|e| !e.ensure().is_present()).map(|e| e.natural_key()).collect());
+        lookups.absent.insert(kind, absent);
+        if scope.prunes(kind) {
+            lookups.pruned.push(kind);
+        }
     }
 
     let mut problems = unknown_targets(set, opts);

@@ -202,6 +202,12 @@ fn resolve_names(
     for (i, name) in names.iter().enumerate() {
         let found: Vec<&ContactList> = known.iter().filter(|l| l.name.trim() == name.trim()).collect();
         match found.as_slice() {
+            [_] if declared.deletes(kind, name).is_some() => {
+                let why = declared.deletes(kind, name).unwrap_or_default();
+                return Err(origin
+                    .problem(&format!("{field}.{i}"), format!("the {what} `{name}` is deleted by this plan: {why}"))
+                    .hint(format!("keep the {what}, or aim the campaign at another one")));
+            }
             [one] => ids.push(Value::from(one.id)),
             [] if declared.declares(kind, name) => ids.push(super::reference(kind, name.trim())),
             [] => {

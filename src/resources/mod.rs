@@ -354,6 +354,10 @@ pub struct Lookups {
     /// Natural keys of every entry the manifests declare present, by kind: what another kind may refer to
     /// before it exists (a campaign's new contact list), as a [`reference`].
     pub declared: std::collections::HashMap<Kind, Vec<String>>,
+    /// Natural keys the manifests declare `ensure: absent`, by kind: this plan deletes them.
+    pub absent: std::collections::HashMap<Kind, Vec<String>>,
+    /// Kinds this plan prunes: their live objects the manifests do not declare are deleted.
+    pub pruned: Vec<Kind>,
 }
 
 impl Lookups {
@@ -361,6 +365,17 @@ impl Lookups {
     pub fn declares(&self, kind: Kind, key: &str) -> bool {
         let want = kind.match_key(key);
         self.declared.get(&kind).is_some_and(|keys| keys.iter().any(|k| kind.match_key(k) == want))
+    }
+
+    /// Why this plan deletes the live object of `kind` named `key`, if it does (declared absent, or
+    /// pruned without being declared): another kind may not refer to it.
+    pub fn deletes(&self, kind: Kind, key: &str) -> Option<&'static str> {
+        let want = kind.match_key(key);
+        if self.absent.get(&kind).is_some_and(|keys| keys.iter().any(|k| kind.match_key(k) == want)) {
+            return Some("the manifests declare it `ensure: absent`");
+        }
+        (self.pruned.contains(&kind) && !self.declares(kind, key))
+            .then_some("its kind is pruned and the manifests do not declare it")
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod cd;
+pub mod world;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;

@@ -97,7 +97,7 @@ fn campaign_audience_order_and_channel_names() {
         ],
         segments: vec![],
         events: vec![],
-        declared: Default::default(),
+        ..Default::default()
     };
     let s: CampaignSpec = spec(
         "name: Spring\nchannel: whatsapp\naudience: {lists: [VIP, Q1 Leads], contacts: [9, 3]}\nmessage: \"Hi!\\n\"\n",

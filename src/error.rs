@@ -72,7 +72,7 @@ pub struct ApiDetails {
     pub field_errors: Vec<(String, Vec<String>)>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
     pub kind: ErrorKind,

@@ -25,6 +25,8 @@ pub struct ApplyOptions {
     pub secrets_out: Option<PathBuf>,
     /// A command each secret is piped to (`sh -c CMD`, the secret on stdin).
     pub secrets_cmd: Option<String>,
+    /// In an accounts run: the account's name (the secrets command sees it as `SKYFORM_ACCOUNT`).
+    pub account: Option<String>,
 }
 
 impl ApplyOptions {
@@ -35,9 +37,11 @@ impl ApplyOptions {
                 return Err(Error::new(ErrorKind::Usage, "give either --secrets-out or --secrets-cmd, not both"))
             }
             (Some(path), None) => Some(SecretSink::file(SecretsFile::open(path)?)),
-            (None, Some(cmd)) => {
-                Some(SecretSink::Command(SecretsCommand { command: cmd.clone(), timeout: Duration::from_secs(60) }))
-            }
+            (None, Some(cmd)) => Some(SecretSink::Command(SecretsCommand {
+                command: cmd.clone(),
+                timeout: Duration::from_secs(60),
+                account: self.account.clone(),
+            })),
             (None, None) => None,
         })
     }

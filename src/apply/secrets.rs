@@ -213,13 +213,19 @@ pub struct SecretsCommand {
     pub command: String,
     /// How long one delivery may take.
     pub timeout: Duration,
+    /// In an accounts run: the account's name, in `SKYFORM_ACCOUNT`.
+    pub account: Option<String>,
 }
 
 impl SecretsCommand {
     async fn run(&self, kind: &str, name: &str, id: u64, secret: &Secret) -> Result<(), String> {
         use tokio::io::AsyncWriteExt;
         let var = kind.to_uppercase().replace(' ', "_");
-        let mut child = tokio::process::Command::new("sh")
+        let mut command = tokio::process::Command::new("sh");
+        if let Some(account) = &self.account {
+            command.env("SKYFORM_ACCOUNT", account);
+        }
+        let mut child = command
             .arg("-c")
             .arg(&self.command)
             .env(format!("SKYFORM_{var}_NAME"), name)

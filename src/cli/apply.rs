@@ -26,6 +26,8 @@ pub struct Args {
     #[command(flatten)]
     scope: super::Scope,
     #[command(flatten)]
+    many: super::AccountsFlags,
+    #[command(flatten)]
     cd: Cd,
     #[command(flatten)]
     sandbox: super::SandboxFlags,
@@ -51,7 +53,12 @@ pub struct Cd {
 
 impl Cd {
     pub fn apply_options(&self, keep_going: bool) -> ApplyOptions {
-        ApplyOptions { keep_going, secrets_out: self.secrets_out.clone(), secrets_cmd: self.secrets_cmd.clone() }
+        ApplyOptions {
+            keep_going,
+            secrets_out: self.secrets_out.clone(),
+            secrets_cmd: self.secrets_cmd.clone(),
+            account: None,
+        }
     }
 }
 
@@ -67,6 +74,11 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     if plan_file.is_some() && !args.scope.target.is_empty() {
         return Err(Error::new(ErrorKind::Usage, "--target narrows a new plan; a saved plan is applied whole")
             .with_hint("make the saved plan with --target instead"));
+    }
+    if plan_file.is_none() {
+        if let Some(root) = args.many.root(&args.paths)? {
+            return run_accounts(args, root, global);
+        }
     }
     let runtime = super::runtime()?;
     let cancel = super::cancel_on_signals(&runtime, global.quiet);
@@ -85,6 +97,78 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     term.finish(applied)
 }
 
+/// `apply ACCOUNTS_FOLDER`: every account under its own lease, with --auto-approve (a run over many
+/// accounts cannot stop to ask); the exit code is the worst account's.
+fn run_accounts(args: Args, root: PathBuf, global: &Global) -> Result<i32> {
+    if !args.auto_approve {
+        return Err(Error::new(ErrorKind::Refused, "applying an accounts folder needs --auto-approve").with_hint(
+            format!(
+                "review `skyform plan {}` first (in the pull request), then run apply with --auto-approve",
+                root.display()
+            ),
+        ));
+    }
+    let runtime = super::runtime()?;
+    let cancel = super::cancel_on_signals(&runtime, global.quiet);
+    let mut connect = args.sandbox.connect(&args.pacing, global);
+    connect.cancel = cancel;
+    let request = skyform::ops::accounts::AccountsRequest {
+        root,
+        only: args.many.accounts.clone(),
+        jobs: args.many.jobs,
+        connect,
+        options: args.scope.options(),
+        apply: args.cd.apply_options(args.keep_going),
+        lock_timeout: Duration::from_secs(args.cd.lock_timeout),
+    };
+    let quiet = global.quiet;
+    let ui = move |name: &str| -> Box<dyn Ui> { Box::new(AccountLines { name: name.to_string(), quiet }) };
+    let report = runtime.block_on(skyform::ops::accounts::apply_all(&request, &process_env, &ui))?;
+    skyform::redact::to_stdout(&skyform::ops::accounts::report::applies(&report, Format::Human));
+    Ok(skyform::ops::accounts::report::applies_exit_code(&report))
+}
+
+/// Progress of one account in a run over many: one line per finished change, prefixed by the account.
+struct AccountLines {
+    name: String,
+    quiet: bool,
+}
+
+impl Ui for AccountLines {
+    fn show(&self, _: &skyform::plan::Plan) {}
+    fn confirm(&self, _: &skyform::plan::Plan) -> Result<bool> {
+        Ok(true)
+    }
+    fn waiting(&self, holder: &LockTag) {
+        if !self.quiet {
+            skyform::redact::to_stderr(&format!(
+                "[{}] waiting for the account's lease, held by {}\n",
+                skyform::redact::escape_controls(&self.name),
+                skyform::redact::escape_controls(&holder.describe())
+            ));
+        }
+    }
+    fn progress(&self, p: Progress) {
+        if self.quiet {
+            return;
+        }
+        let Progress::Finished { done, total, change, status, secs } = p;
+        let state = match status {
+            Status::Done => "done",
+            Status::AlreadyDone(_) => "ready",
+            Status::Failed(_) => "FAILED",
+            Status::Unknown(_) => "UNSURE",
+            _ => "-",
+        };
+        skyform::redact::to_stderr(&format!(
+            "[{}] [{done}/{total}] {state} {} {} ({secs:.1} s)\n",
+            skyform::redact::escape_controls(&self.name),
+            symbol(change.op),
+            skyform::render::headline(change)
+        ));
+    }
+}
+
 /// The terminal side of a run that writes.
 pub struct Terminal {
     pub global: Global,
@@ -97,16 +181,15 @@ impl Terminal {
     /// The summary, and the exit code (see the README's table).
     pub fn finish(&self, applied: Result<Applied>) -> Result<i32> {
         let applied = applied?;
-        match applied.report {
+        match &applied.report {
             None => {
                 skyform::redact::to_stdout("Nothing to apply.\n");
-                Ok(if applied.plan.summary.refused > 0 { ErrorKind::Blocked.exit_code() } else { 0 })
             }
             Some(report) => {
                 skyform::redact::to_stdout(&format!("\n{}", report.render()));
-                Ok(report.exit_code())
             }
         }
+        Ok(skyform::ops::apply::exit_code(&applied))
     }
 }
 

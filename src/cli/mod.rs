@@ -1,5 +1,6 @@
 //! The command line: one file per command, each parsing its arguments into options and calling the library.
 
+mod accounts;
 mod apply;
 mod completions;
 mod doctor;
@@ -97,6 +98,8 @@ enum Command {
     Unlock(unlock::Args),
     /// Serve the SkyLight API emulator on loopback, for trying manifests offline and for tests.
     Sandbox(sandbox::Args),
+    /// List the accounts of an accounts folder, or print them as a CI matrix (--matrix).
+    Accounts(accounts::Args),
     /// Print a shell completion script: `skyform completions bash > /etc/bash_completion.d/skyform`.
     Completions(completions::Args),
     /// Print the man page (roff), or write every command's page with --out DIR.
@@ -123,6 +126,7 @@ pub fn run() -> i32 {
         Command::Doctor(args) => doctor::run(args, &cli.global),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Accounts(args) => accounts::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),
     };
@@ -223,6 +227,36 @@ impl SandboxFlags {
             sandbox_state: self.sandbox_state.clone(),
             ..pacing.connect(global)
         }
+    }
+}
+
+/// Narrowing a run over an accounts folder (plan, apply).
+#[derive(Args, Clone)]
+pub struct AccountsFlags {
+    /// With an accounts folder: only these accounts (its sub-folders' names, comma-separated).
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// With an accounts folder: at most this many accounts at once (each paced by its own key's budget).
+    #[arg(long, value_name = "N", default_value_t = skyform::ops::accounts::DEFAULT_JOBS)]
+    pub jobs: usize,
+}
+
+impl AccountsFlags {
+    /// The accounts folder of a run, if it is one: one path that is an accounts folder. `--accounts`
+    /// without one is a usage error.
+    pub fn root(&self, paths: &[std::path::PathBuf]) -> skyform::Result<Option<std::path::PathBuf>> {
+        let root = match paths {
+            [one] if skyform::ops::accounts::is_accounts_folder(one) => Some(one.clone()),
+            [] if skyform::ops::accounts::is_accounts_folder(std::path::Path::new(".")) => Some(".".into()),
+            _ => None,
+        };
+        if root.is_none() && !self.accounts.is_empty() {
+            return Err(skyform::Error::new(skyform::ErrorKind::Usage, "--accounts needs an accounts folder")
+                .with_hint(
+                "pass the folder that holds one sub-folder per account, e.g. `skyform plan accounts/ --accounts acme`",
+            ));
+        }
+        Ok(root)
     }
 }
 

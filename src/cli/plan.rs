@@ -28,6 +28,8 @@ pub struct Args {
     #[command(flatten)]
     scope: super::Scope,
     #[command(flatten)]
+    many: super::AccountsFlags,
+    #[command(flatten)]
     sandbox: super::SandboxFlags,
     #[command(flatten)]
     pacing: super::Pacing,
@@ -41,6 +43,9 @@ pub fn parse_kind(s: &str) -> std::result::Result<Kind, String> {
 }
 
 pub fn run(args: Args, global: &Global) -> Result<i32> {
+    if let Some(root) = args.many.root(&args.paths)? {
+        return run_accounts(args, root, global);
+    }
     let request = PlanRequest {
         paths: args.paths,
         connect: args.sandbox.connect(&args.pacing, global),
@@ -90,4 +95,39 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         return Ok(ErrorKind::Blocked.exit_code());
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+}
+
+/// `plan ACCOUNTS_FOLDER`: every account, one report; the exit code is the worst account's.
+fn run_accounts(args: Args, root: PathBuf, global: &Global) -> Result<i32> {
+    if args.out.is_some() || args.base.is_some() {
+        return Err(Error::new(ErrorKind::Usage, "--out and --base take one account").with_hint(format!(
+            "plan the account's own folder, e.g. `skyform plan {}/NAME --out plan.json`",
+            root.display()
+        )));
+    }
+    let request = skyform::ops::accounts::AccountsRequest {
+        root,
+        only: args.many.accounts.clone(),
+        jobs: args.many.jobs,
+        connect: args.sandbox.connect(&args.pacing, global),
+        options: args.scope.options(),
+        apply: Default::default(),
+        lock_timeout: std::time::Duration::ZERO,
+    };
+    let json = args.format == Format::Json;
+    let report = match super::runtime()?.block_on(skyform::ops::accounts::plan_all(&request, &process_env)) {
+        Ok(r) => r,
+        Err(e) => {
+            super::report(&e, json);
+            return Ok(e.exit_code());
+        }
+    };
+    let color = global.color_stdout();
+    skyform::redact::to_stdout(&skyform::ops::accounts::report::plans(
+        &report,
+        args.format,
+        color,
+        args.detailed_exitcode,
+    ));
+    Ok(skyform::ops::accounts::report::plans_exit_code(&report, args.detailed_exitcode))
 }

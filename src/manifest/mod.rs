@@ -3,6 +3,7 @@
 //! problem found, each with its file, line and column.
 
 mod interpolate;
+pub mod layout;
 pub mod schema;
 pub mod yaml;
 
@@ -35,6 +36,41 @@ pub struct Settings {
     /// Kinds whose live objects missing from the manifests are deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prune: Vec<Kind>,
+    /// Accounts layout: the environment variable holding this account's API key, e.g.
+    /// `ACME_SKYLIGHT_KEY` (instead of `SKYLIGHT_API_KEY`). Only in an account's own manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Accounts layout: this account's API base URL, when not the public one (`--api-url` still wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+    /// Shared manifest folders or files this account includes, relative to this file (e.g. `../_shared`),
+    /// inside the accounts folder. The account's own entries replace shared entries of the same natural
+    /// key, whole; its prompts replace shared prompts of the same name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Values of `${NAME}` for this account and the manifests it includes, ahead of `SKYFORM_VAR_NAME`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// The account-only settings this one sets, by name (a shared manifest may set none of them).
+    fn account_only(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.api_key_env.is_some() {
+            out.push("api_key_env");
+        }
+        if self.api_url.is_some() {
+            out.push("api_url");
+        }
+        if !self.include.is_empty() {
+            out.push("include");
+        }
+        if !self.vars.is_empty() {
+            out.push("vars");
+        }
+        out
+    }
 }
 
 /// The merged, resolved and checked manifests. Derefs to [`Declared`], so `set.agents` is the agents.
@@ -55,6 +91,8 @@ pub struct ManifestSet {
     /// YAML-looking files under a folder that were not read (hidden names, not in `.skyformignore`).
     /// Prune is refused while there are any: they may declare what would be deleted.
     pub skipped: Vec<PathBuf>,
+    /// Shared manifest roots included by `settings.include` (loaded first; the account's entries override).
+    pub shared: Vec<PathBuf>,
 }
 
 impl std::ops::Deref for ManifestSet {
@@ -116,15 +154,23 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     let mut problems = Problems::default();
     let mut set = ManifestSet::default();
     let mut prompt_origins: HashMap<String, Origin> = HashMap::new();
-    let vars = interpolate::Vars { env, api_key: env(crate::vars::API_KEY_VAR).filter(|k| !k.trim().is_empty()) };
+    // The account's own settings first: its includes join the paths, its vars come before the environment.
+    let layout = layout::prescan(paths);
+    layout.problems.iter().cloned().for_each(|p| problems.push(p));
+    let overlay = |name: &str| layout.var(name).or_else(|| env(name));
+    let key_var = layout.api_key_env.as_ref().map_or(crate::vars::API_KEY_VAR, |(name, _)| name.as_str());
+    let vars = interpolate::Vars { env: &overlay, api_key: env(key_var).filter(|k| !k.trim().is_empty()) };
+    let all: Vec<PathBuf> = layout.includes.iter().chain(paths).cloned().collect();
+    set.shared = layout.includes.clone();
 
     let mut skipped = Vec::new();
-    for (root, file) in manifest_files(paths, &mut problems, &mut skipped) {
+    for (root, file) in manifest_files(&all, &mut problems, &mut skipped) {
         set.files.push(file.clone());
         let Some(text) = read_text(&file, &root, MAX_MANIFEST_BYTES, "manifest", &mut problems) else {
             continue;
         };
-        let ctx = FileCtx { file: Arc::new(file.clone()), root: Arc::new(root) };
+        let shared = set.shared.contains(&root);
+        let ctx = FileCtx { file: Arc::new(file.clone()), root: Arc::new(root), shared };
         // A file is quoted in messages only once it is known to be a manifest: the text of anything else
         // (a stray file, a symlink's target) is never echoed.
         let node = match yaml::parse(&text) {
@@ -156,6 +202,9 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
         read_sections(&node, &ctx, &mut set, &mut prompt_origins, &mut problems);
     }
 
+    for &kind in Kind::ALL {
+        with_kind!(kind, S => drop_overridden::<S>(set.declared.entries_mut(), &set.shared));
+    }
     resolve_prompts(&mut set, &prompt_origins, &mut problems);
     let mut checks = Checks { problems: Vec::new(), warnings: Vec::new(), prompts: &set.prompts };
     for &kind in Kind::ALL {
@@ -224,6 +273,19 @@ struct FileCtx {
     file: Arc<PathBuf>,
     /// `{file:}` paths may not leave this folder.
     root: Arc<PathBuf>,
+    /// Under a shared root (`settings.include`): the account's own entries override it.
+    shared: bool,
+}
+
+/// Removes shared entries that an account's own entry of the same natural key replaces.
+fn drop_overridden<S: Managed>(entries: &mut Vec<S>, shared: &[PathBuf]) {
+    if shared.is_empty() {
+        return;
+    }
+    let is_shared = |e: &S| shared.iter().any(|r| r == e.origin().root.as_ref());
+    let own: std::collections::HashSet<String> =
+        entries.iter().filter(|e| !is_shared(e)).map(|e| <S::R as Resource>::match_key(&e.natural_key())).collect();
+    entries.retain(|e| !is_shared(e) || !own.contains(&<S::R as Resource>::match_key(&e.natural_key())));
 }
 
 /// `*.yaml` or `*.yml`, in any case (`C.YAML`, `Team.Yml`).
@@ -582,6 +644,7 @@ fn read_sections(
             "settings" if value.is_null() => {}
             "settings" => match Settings::deserialize(value) {
                 Ok(s) => {
+                    read_account_settings(&s, value, ctx, set, problems);
                     for kind in
                         s.prune.iter().filter(|k| with_kind!(**k, S => <S as crate::resources::Shaped>::SINGLETON))
                     {
@@ -683,6 +746,56 @@ fn read_list<T: Entry + for<'de> Deserialize<'de>>(
     }
 }
 
+/// The account-only settings: never in a shared manifest, each set once.
+fn read_account_settings(s: &Settings, value: &Node, ctx: &FileCtx, set: &mut ManifestSet, problems: &mut Problems) {
+    let file = ctx.file.as_path();
+    let at = |field: &str| value.get(field).map_or(value.pos, |n| n.pos);
+    if ctx.shared {
+        for field in s.account_only() {
+            problems.push(
+                Problem::at(file, at(field), format!("a shared manifest cannot set `{field}`"))
+                    .len(field.len())
+                    .hint("account settings belong in the account's own folder, which includes this one"),
+            );
+        }
+        return;
+    }
+    if let Some(name) = &s.api_key_env {
+        if !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            || name.starts_with(|c: char| c.is_ascii_digit())
+            || name.is_empty()
+        {
+            problems.push(
+                Problem::at(file, at("api_key_env"), format!("`{name}` is not an environment variable name"))
+                    .hint("write the variable's name, e.g. ACME_SKYLIGHT_KEY, never the key itself"),
+            );
+        } else if name.starts_with(VAR_PREFIX) || name.starts_with("SKYFORM_SECRET_") {
+            problems.push(
+                Problem::at(file, at("api_key_env"), format!("`{name}` is a name manifests interpolate"))
+                    .hint("name the key's variable outside SKYFORM_VAR_ and SKYFORM_SECRET_, e.g. ACME_SKYLIGHT_KEY"),
+            );
+        }
+    }
+    let once = |mine: &Option<String>, theirs: &Option<String>, field: &str, problems: &mut Problems| {
+        if mine.is_some() && theirs.is_some() {
+            problems.push(
+                Problem::at(file, at(field), format!("`settings.{field}` is set twice in this account"))
+                    .hint("set it in one file"),
+            );
+        }
+    };
+    once(&s.api_key_env, &set.settings.api_key_env, "api_key_env", problems);
+    once(&s.api_url, &set.settings.api_url, "api_url", problems);
+    if s.api_key_env.is_some() {
+        set.settings.api_key_env.clone_from(&s.api_key_env);
+    }
+    if s.api_url.is_some() {
+        set.settings.api_url.clone_from(&s.api_url);
+    }
+    set.settings.include.extend(s.include.iter().cloned());
+    set.settings.vars.extend(s.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
 fn read_prompts(
     value: &Node,
     ctx: &FileCtx,
@@ -706,6 +819,15 @@ fn read_prompts(
             Err(e) => problems.push(de_problem(file, e, node.pos)),
             Ok(text) => {
                 if let Some(first) = prompt_origins.get(&name) {
+                    // An account's prompt replaces a shared one of the same name.
+                    let first_shared = set.shared.iter().any(|r| r == first.root.as_ref());
+                    if first_shared && !ctx.shared {
+                        let mut origin = origin_of(ctx, node);
+                        origin.pos = node.pos;
+                        prompt_origins.insert(name.clone(), origin);
+                        set.prompts.insert(name, text);
+                        continue;
+                    }
                     problems.push(
                         Problem::at(
                             file,

@@ -60,6 +60,16 @@ impl Ui for Quiet {
     fn waiting(&self, _: &LockTag) {}
 }
 
+/// An apply's exit code (README, "Exit codes"): the report's, or 3 when nothing ran but the plan had
+/// refused changes.
+pub fn exit_code(applied: &Applied) -> i32 {
+    match &applied.report {
+        Some(report) => report.exit_code(),
+        None if applied.plan.summary.refused > 0 => ErrorKind::Blocked.exit_code(),
+        None => 0,
+    }
+}
+
 /// Reads a saved plan.
 pub fn read_plan(path: &Path) -> Result<Plan, Error> {
     let text = std::fs::read_to_string(path)
@@ -83,11 +93,25 @@ pub async fn run(req: &ApplyRequest, env: Env<'_>, ui: &dyn Ui) -> Result<Applie
         _ => super::paths_or_here(&req.paths),
     };
     let set = super::validate::validate(&paths, env)?;
+    run_loaded(req, saved, &paths, &set, env, ui).await
+}
+
+/// [`run`] for manifests already loaded from `paths` (and a saved plan already read).
+pub async fn run_loaded(
+    req: &ApplyRequest,
+    saved: Option<Plan>,
+    paths: &[PathBuf],
+    set: &ManifestSet,
+    env: Env<'_>,
+    ui: &dyn Ui,
+) -> Result<Applied, Error> {
+    let account = super::AccountEnv::new(&set.settings, env, req.connect.sandbox.is_some())?;
+    let env: Env = &|name: &str| account.get(name);
     // The sink is opened (and a secrets file checked) before any request.
     let sink = req.apply.sink()?;
     let mut connect_opts = req.connect.clone();
     if connect_opts.sandbox.is_some() {
-        connect_opts.sandbox = Some(sandbox_seed(&paths));
+        connect_opts.sandbox = Some(sandbox_seed(paths));
     }
     let session = connect(&connect_opts, env).await?;
     let client = WriteClient::with_events(session.config.clone(), session.events.clone())?;
@@ -97,7 +121,7 @@ pub async fn run(req: &ApplyRequest, env: Env<'_>, ui: &dyn Ui) -> Result<Applie
     let lease = lease::acquire(&client, &opts, &|t| ui.waiting(t)).await?;
     let dead: Vec<DeadRun> =
         lease.dead.iter().map(|t| DeadRun { run: t.run.clone(), since: t.since, until: t.until }).collect();
-    let result = under_lease(req, env, ui, &set, saved, &paths, &client, sink, &dead).await;
+    let result = under_lease(req, env, ui, set, saved, paths, &client, sink, &dead).await;
     let unknown = matches!(&result, Ok(Applied { report: Some(r), .. }) if r.has_unknown());
     let released = lease.release(unknown).await;
     drop(session);

@@ -3,6 +3,7 @@
 //! calls the engines (`manifest`, `plan`, `apply`, `export`). The engines never connect anything themselves
 //! and never link the sandbox; the command line only parses arguments, calls an op and prints.
 
+pub mod accounts;
 pub mod apply;
 pub mod connect;
 pub mod doctor;
@@ -13,7 +14,41 @@ pub mod rotate;
 pub mod unlock;
 pub mod validate;
 
+use crate::manifest::Settings;
+use crate::vars::{Env, API_KEY_VAR, API_URL_VAR};
+use crate::{Error, ErrorKind};
 use std::path::PathBuf;
+
+/// The environment as one account's connection sees it: with `settings.api_key_env`, the key is read
+/// from that variable (never from `SKYLIGHT_API_KEY`, which may hold another account's key), and
+/// `settings.api_url` stands in for `SKYLIGHT_API_URL`.
+pub struct AccountEnv<'a> {
+    base: Env<'a>,
+    key_env: Option<String>,
+    api_url: Option<String>,
+}
+
+impl<'a> AccountEnv<'a> {
+    /// Fails when the account names a key variable that is not set (and no sandbox stands in).
+    pub fn new(settings: &Settings, base: Env<'a>, sandbox: bool) -> Result<Self, Error> {
+        if let (Some(name), false) = (&settings.api_key_env, sandbox) {
+            if base(name).is_none_or(|v| v.trim().is_empty()) {
+                return Err(Error::new(ErrorKind::Usage, format!("{name} is not set: it holds this account's API key (settings.api_key_env)"))
+                    .with_hint(format!("export {name}=... (in CI, from the account's secret); SKYLIGHT_API_KEY is not used for an account that names its own variable")));
+            }
+        }
+        Ok(AccountEnv { base, key_env: settings.api_key_env.clone(), api_url: settings.api_url.clone() })
+    }
+
+    /// A variable's value as this account sees it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        match (name, &self.key_env, &self.api_url) {
+            (API_KEY_VAR, Some(key_env), _) => (self.base)(key_env),
+            (API_URL_VAR, _, Some(url)) => Some(url.clone()),
+            _ => (self.base)(name),
+        }
+    }
+}
 
 /// The manifest paths a command was given, or the current folder.
 pub fn paths_or_here(paths: &[PathBuf]) -> Vec<PathBuf> {

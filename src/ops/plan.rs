@@ -27,6 +27,18 @@ pub fn plan_error(e: PlanError) -> Error {
     }
 }
 
+/// A plan's exit code (README, "Exit codes"): 3 when apply would refuse some of it or the delete guard
+/// blocks it, 2 for changes with `--detailed-exitcode`, else 0.
+pub fn exit_code(plan: &Plan, detailed: bool) -> i32 {
+    if !plan.blocked.is_empty() || plan.summary.refused > 0 {
+        crate::ErrorKind::Blocked.exit_code()
+    } else if detailed && plan.has_changes() {
+        2
+    } else {
+        0
+    }
+}
+
 /// Paths as a plan file records them: absolute, so the plan applies from any folder.
 pub fn recorded_paths(paths: &[PathBuf]) -> Vec<String> {
     paths.iter().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()).display().to_string()).collect()
@@ -35,11 +47,23 @@ pub fn recorded_paths(paths: &[PathBuf]) -> Vec<String> {
 pub async fn run(req: &PlanRequest, env: Env<'_>) -> Result<Plan, Error> {
     let paths = super::paths_or_here(&req.paths);
     let set = super::validate::validate(&paths, env)?;
+    run_loaded(req, &paths, &set, env).await
+}
+
+/// [`run`] for manifests already loaded from `paths` (an accounts run loads every account first).
+pub async fn run_loaded(
+    req: &PlanRequest,
+    paths: &[PathBuf],
+    set: &crate::manifest::ManifestSet,
+    env: Env<'_>,
+) -> Result<Plan, Error> {
+    let account = super::AccountEnv::new(&set.settings, env, req.connect.sandbox.is_some())?;
+    let env: Env = &|name: &str| account.get(name);
     // The base is read first: a ref that names nothing fails before the account is read.
-    let checkout = req.base.as_ref().map(|b| super::git::checkout(b, &paths, Path::new("."))).transpose()?;
+    let checkout = req.base.as_ref().map(|b| super::git::checkout(b, paths, Path::new("."))).transpose()?;
     let mut connect_opts = req.connect.clone();
     if connect_opts.sandbox.is_some() {
-        connect_opts.sandbox = Some(sandbox_seed(&paths));
+        connect_opts.sandbox = Some(sandbox_seed(paths));
     }
     let session = connect(&connect_opts, env).await?;
     let client = ReadClient::with_events(session.config.clone(), session.events.clone())?;
@@ -47,14 +71,14 @@ pub async fn run(req: &PlanRequest, env: Env<'_>) -> Result<Plan, Error> {
         (Some(base), Some(checkout)) => {
             // Both plans over one read of the account: the base's reuses every answer the head's got.
             let client = client.remembering();
-            let mut plan = build(&set, &client, &req.options).await.map_err(plan_error)?;
+            let mut plan = build(set, &client, &req.options).await.map_err(plan_error)?;
             let (base_plan, note) = plan_base(checkout, base, &client, &req.options, env).await;
             crate::plan::base::split(&mut plan, base_plan.as_ref(), base, &checkout.commit, note);
             plan
         }
-        _ => build(&set, &client, &req.options).await.map_err(plan_error)?,
+        _ => build(set, &client, &req.options).await.map_err(plan_error)?,
     };
-    plan.paths = recorded_paths(&paths);
+    plan.paths = recorded_paths(paths);
     // A plan never takes the lease, but says when an apply holds it: the account may be changing.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     for lock in lock_tags(&client).await?.into_iter().filter(|t| !t.expired(now)) {

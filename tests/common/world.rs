@@ -48,7 +48,7 @@ impl World {
                 settle: std::time::Duration::from_secs(2),
                 ..ConnectOptions::default()
             },
-            apply: ApplyOptions { keep_going: false, secrets_out: Some(self.secrets()), secrets_cmd: None },
+            apply: ApplyOptions { secrets_out: Some(self.secrets()), ..ApplyOptions::default() },
             ..ApplyRequest::default()
         };
         tweak(&mut r);

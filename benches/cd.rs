@@ -7,7 +7,7 @@
 //! Run: `cargo bench --bench cd` (about 6 minutes: each killed run's lease must expire before the re-run
 //! may write, 3 s with the benchmark's `--settle 1`).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use common::cd::{kill_after, Account};

@@ -1,7 +1,7 @@
 //! skyform: manage a SkyLight Chat account as code.
 //!
 //! The library holds all logic; `src/main.rs` and `src/cli/` only parse arguments, call an op and print.
-//! `ARCHITECTURE.md` at the root maps the layers and what each may use; `tests/architecture.rs` keeps it
+//! `ARCHITECTURE.md` at the root maps the layers and what each may use; `tests/it/architecture.rs` keeps it
 //! true.
 
 // Leaves first: they use nothing else of the crate.

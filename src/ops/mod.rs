@@ -37,6 +37,9 @@ impl<'a> AccountEnv<'a> {
                     .with_hint(format!("export {name}=... (in CI, from the account's secret); SKYLIGHT_API_KEY is not used for an account that names its own variable")));
             }
         }
+        if let (Some(url), false) = (&settings.api_url, sandbox) {
+            check_manifest_url(url, &base(API_URL_VAR).unwrap_or_else(|| crate::api::DEFAULT_BASE_URL.to_string()))?;
+        }
         Ok(AccountEnv { base, key_env: settings.api_key_env.clone(), api_url: settings.api_url.clone() })
     }
 
@@ -50,11 +53,53 @@ impl<'a> AccountEnv<'a> {
     }
 }
 
+/// A manifest may choose the API URL only on the host the environment already trusts (or on this
+/// machine): manifests come from pull requests, and a URL on another host would receive the key.
+fn check_manifest_url(url: &str, trusted: &str) -> Result<(), Error> {
+    let host = |u: &str| reqwest::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let loopback = |h: &str| {
+        h == "localhost"
+            || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    };
+    match host(url) {
+        Some(h) if loopback(&h) || Some(&h) == host(trusted).as_ref() => Ok(()),
+        Some(h) => Err(Error::new(
+            ErrorKind::Refused,
+            format!("settings.api_url names the host {h}, which would receive this account's key"),
+        )
+        .with_hint(format!(
+            "a manifest may choose a URL on {} (the API host) or on this machine; for another host pass --api-url or set SKYLIGHT_API_URL",
+            host(trusted).unwrap_or_default()
+        ))),
+        None => Err(Error::new(ErrorKind::Usage, "settings.api_url is not a URL")
+            .with_hint(format!("it looks like {}", crate::api::DEFAULT_BASE_URL))),
+    }
+}
+
 /// The manifest paths a command was given, or the current folder.
 pub fn paths_or_here(paths: &[PathBuf]) -> Vec<PathBuf> {
     if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         paths.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_manifest_url;
+
+    #[test]
+    fn a_manifest_chooses_an_api_url_only_on_the_trusted_host_or_loopback() {
+        let trusted = "https://dashboard.skylightchat.com/api/v1";
+        assert!(check_manifest_url("https://dashboard.skylightchat.com/api/v2", trusted).is_ok());
+        assert!(check_manifest_url("https://DASHBOARD.skylightchat.com/x", trusted).is_ok());
+        assert!(check_manifest_url("http://127.0.0.1:8787/api/v1", trusted).is_ok());
+        assert!(check_manifest_url("http://[::1]:8787/api/v1", trusted).is_ok());
+        assert!(check_manifest_url("http://localhost:8787/api/v1", trusted).is_ok());
+        assert!(check_manifest_url("https://dashboard.skylightchat.com.evil.example/api/v1", trusted).is_err());
+        assert!(check_manifest_url("https://evil.example/api/v1", trusted).is_err());
+        assert!(check_manifest_url("not a url", trusted).is_err());
     }
 }

@@ -258,6 +258,15 @@ fn an_account_naming_its_key_variable_never_falls_back_to_skylight_api_key() {
     let (code, _, err) = skyform(&["plan", root.join("alpha").to_str().unwrap()], &[("SKYLIGHT_API_KEY", "other")]);
     assert_eq!(code, 1);
     assert!(err.contains("ALPHA_KEY is not set: it holds this account's API key"), "{err}");
+    // A manifest may not send the key to another host: pull requests write manifests.
+    layout(&root, &[("alpha", "ALPHA_KEY", "https://collector.example/api/v1".into(), "")]);
+    let (code, _, err) = skyform(&["plan", root.join("alpha").to_str().unwrap()], &[("ALPHA_KEY", "k")]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("settings.api_url names the host collector.example, which would receive this account's key"),
+        "{err}"
+    );
+    layout(&root, &[("alpha", "ALPHA_KEY", "http://127.0.0.1:9/api/v1".into(), "")]);
     // Two folders reading one key variable would manage one account twice.
     write(&root.join("beta/skyform.yaml"), "settings:\n  api_key_env: ALPHA_KEY\n");
     let (code, _, err) = skyform(&["plan", root.to_str().unwrap()], &[("ALPHA_KEY", "k")]);

@@ -1,6 +1,6 @@
 //! `skyform doctor`: read-only probes of what skyform assumes about the API, before it first writes to an
 //! account. The public reference is incomplete; every fact below is one the client relies on, marked
-//! `[doc]` or `[assumed]` in `../shared/skylight-api.md` and in the sandbox's kind files. Each probe is a
+//! `[doc]` or `[assumed]` in `docs/skylight-api.md` and in the sandbox's kind files. Each probe is a
 //! GET (at most 22 in all), each fact gets a verdict, and a fact that differs names the files to change.
 
 use crate::api::{ApiError, Probe, ProbeAuth, ReadClient};
@@ -259,7 +259,7 @@ fn timestamps(items: &[Value]) -> (usize, Option<String>) {
 pub async fn run(client: &ReadClient, api_url: &str) -> Result<Report, ApiError> {
     let api_url = &crate::redact::url_for_display(api_url);
     let mut facts = Facts(Vec::new());
-    let contract = "../shared/skylight-api.md";
+    let contract = "docs/skylight-api.md";
 
     // Auth and the envelope (§1), rate-limit headers (§2).
     let account = client.probe("/account", &[], ProbeAuth::ApiKeyHeader).await?;

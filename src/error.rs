@@ -82,21 +82,30 @@ pub struct Error {
     pub problems: Option<Box<Problems>>,
     /// The API's answer, when that is what went wrong.
     pub api: Option<Box<ApiDetails>>,
+    /// Flags that, added to the same command line, do what the hint says (`--allow-deletes webhooks`):
+    /// the command line prints that whole command, runnable as printed.
+    pub rerun: Vec<String>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None, problems: None, api: None }
+        Error { kind, message: message.into(), hint: None, problems: None, api: None, rerun: Vec::new() }
     }
 
     /// Located manifest problems, rendered with their lines and carets.
     pub fn problems(p: Problems) -> Self {
         let message = format!("{} in the manifests", p.count_line());
-        Error { kind: ErrorKind::Input, message, hint: None, problems: Some(Box::new(p)), api: None }
+        Error { kind: ErrorKind::Input, message, hint: None, problems: Some(Box::new(p)), api: None, rerun: Vec::new() }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// See [`Error::rerun`].
+    pub fn with_rerun(mut self, flags: Vec<String>) -> Self {
+        self.rerun = flags;
         self
     }
 

@@ -201,8 +201,10 @@ pub enum Progress<'a> {
 /// What may not be applied at all, checked before any request.
 pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Result<(), Error> {
     if !plan.blocked.is_empty() {
+        let kinds = crate::plan::blocked_kinds(plan);
         return Err(Error::new(ErrorKind::Blocked, plan.blocked.join("\n"))
-            .with_hint("re-plan with --allow-deletes KIND if those deletes are intended"));
+            .with_hint("nothing was changed; if those deletes are intended, run")
+            .with_rerun(vec!["--allow-deletes".into(), kinds.join(",")]));
     }
     let needs_secret = plan.changes.iter().any(|c| c.op != Op::Refused && captures_secret(c));
     if needs_secret && opts.secrets_out.is_none() && opts.secrets_cmd.is_none() {

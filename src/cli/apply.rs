@@ -33,6 +33,8 @@ pub struct Args {
     sandbox: super::SandboxFlags,
     #[command(flatten)]
     pacing: super::Pacing,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// What a run that writes needs in CD: where secrets go, and the lease.

@@ -22,8 +22,6 @@ use std::io::IsTerminal;
     about = "Manage a SkyLight Chat account as code: plan and apply YAML manifests."
 )]
 struct Cli {
-    #[command(flatten)]
-    global: Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,20 +34,21 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Flags every command takes.
+/// Flags of the commands that talk to the API (plan, apply, export, rotate, unlock, doctor); the offline
+/// commands do not list them.
 #[derive(Args, Clone)]
 pub struct Global {
     /// The API base URL (default: $SKYLIGHT_API_URL, else the public API). The key comes from $SKYLIGHT_API_KEY.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
     /// Colour in human output; `auto` colours a terminal unless NO_COLOR is set.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
     /// Show retries, throttling and other details on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long)]
     pub verbose: bool,
     /// Print only results and errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 }
 
@@ -62,6 +61,7 @@ pub enum ErrorFormat {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Color {
+    /// Colour a terminal, unless NO_COLOR is set.
     Auto,
     Always,
     Never,
@@ -118,12 +118,30 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Validate(args) => validate::run(args),
-        Command::Plan(args) => plan::run(args, &cli.global),
-        Command::Apply(args) => apply::run(args, &cli.global),
-        Command::Export(args) => export::run(args, &cli.global),
-        Command::Rotate(args) => rotate::run(args, &cli.global),
-        Command::Unlock(args) => unlock::run(args, &cli.global),
-        Command::Doctor(args) => doctor::run(args, &cli.global),
+        Command::Plan(args) => {
+            let global = args.global.clone();
+            plan::run(args, &global)
+        }
+        Command::Apply(args) => {
+            let global = args.global.clone();
+            apply::run(args, &global)
+        }
+        Command::Export(args) => {
+            let global = args.global.clone();
+            export::run(args, &global)
+        }
+        Command::Rotate(args) => {
+            let global = args.global.clone();
+            rotate::run(args, &global)
+        }
+        Command::Unlock(args) => {
+            let global = args.global.clone();
+            unlock::run(args, &global)
+        }
+        Command::Doctor(args) => {
+            let global = args.global.clone();
+            doctor::run(args, &global)
+        }
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
         Command::Accounts(args) => accounts::run(args),
@@ -142,6 +160,16 @@ pub fn run() -> i32 {
 /// Prints an error: for a person on stderr, or with `json`, as `{"error": {...}}` on stdout (where a
 /// pipeline reading `--format json` looks).
 pub fn report(e: &skyform::Error, json: bool) {
+    // A hint with flags to add becomes this whole command line with them: runnable as printed.
+    let mut e = e.clone();
+    if !e.rerun.is_empty() {
+        let flags: Vec<&str> = e.rerun.iter().map(String::as_str).collect();
+        let command = rerun_with(&flags);
+        e.hint = Some(match e.hint.take() {
+            Some(h) => format!("{h}:\n        {command}"),
+            None => command,
+        });
+    }
     if json {
         skyform::redact::to_stdout(&format!("{}\n", serde_json::to_string_pretty(&e.to_json()).unwrap_or_default()));
     } else {
@@ -206,12 +234,16 @@ impl Pacing {
     }
 }
 
-/// `--sandbox` for commands that read manifests (plan, apply): an in-process sandbox instead of the API.
+/// `--sandbox`, the same on every command that talks to the API: an in-process sandbox instead of it.
 #[derive(Args, Clone)]
 pub struct SandboxFlags {
-    /// Use an in-process sandbox seeded from the manifests' sandbox.json: no account needed.
+    /// Talk to an in-process sandbox instead of the API: no account, no key, nothing leaves this machine.
     #[arg(long)]
     pub sandbox: bool,
+    /// With --sandbox: the account it starts as (a JSON seed file, or a folder with sandbox.json). Default:
+    /// the manifests' folder's sandbox.json, else an empty account.
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub seed: Option<std::path::PathBuf>,
     /// With --sandbox: load the sandbox's account from and save it to this file, so `apply --sandbox` and a
     /// later `plan --sandbox` see the same account.
     #[arg(long, value_name = "FILE", requires = "sandbox")]
@@ -221,13 +253,47 @@ pub struct SandboxFlags {
 impl SandboxFlags {
     /// Connection options for these flags, the pacing flags and the global ones.
     pub fn connect(&self, pacing: &Pacing, global: &Global) -> skyform::ops::connect::ConnectOptions {
+        let seed = self.seed.as_ref().map(|p| if p.is_dir() { p.join("sandbox.json") } else { p.clone() });
         skyform::ops::connect::ConnectOptions {
-            // The seed's folder is found from the manifest paths by the engine.
-            sandbox: self.sandbox.then(std::path::PathBuf::new),
+            // Without --seed the engine finds the seed from the manifest paths (an empty path here).
+            sandbox: self.sandbox.then(|| seed.unwrap_or_default()),
             sandbox_state: self.sandbox_state.clone(),
+            notice: !global.quiet,
             ..pacing.connect(global)
         }
     }
+
+    /// These flags as they were given, for a hint that must run in the same mode: ` --sandbox --seed X`.
+    pub fn as_args(&self) -> String {
+        let mut out = String::new();
+        if self.sandbox {
+            out.push_str(" --sandbox");
+        }
+        if let Some(seed) = &self.seed {
+            out.push_str(&format!(" --seed {}", shell_quote(&seed.display().to_string())));
+        }
+        if let Some(state) = &self.sandbox_state {
+            out.push_str(&format!(" --sandbox-state {}", shell_quote(&state.display().to_string())));
+        }
+        out
+    }
+}
+
+/// A word as a POSIX shell reads it back: bare when it is safe, else in single quotes.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// This very command line with `extra` flags added: a hint that reruns it in the same mode.
+pub fn rerun_with(extra: &[&str]) -> String {
+    let mut words: Vec<String> = vec!["skyform".into()];
+    words.extend(std::env::args_os().skip(1).map(|a| shell_quote(&a.to_string_lossy())));
+    words.extend(extra.iter().map(|a| shell_quote(a)));
+    words.join(" ")
 }
 
 /// Narrowing a run over an accounts folder (plan, apply).
@@ -266,11 +332,12 @@ pub struct Scope {
     /// Only this kind, or one object: `agents`, `webhooks/CRM sync` (repeatable).
     #[arg(long, value_name = "KIND[/NAME]", value_parser = skyform::plan::Target::parse)]
     pub target: Vec<skyform::plan::Target>,
-    /// Also delete live objects of this kind that the manifests do not name (repeatable).
-    #[arg(long, value_name = "KIND", value_parser = plan::parse_kind)]
+    /// Also delete live objects of these kinds that the manifests do not name (comma-separated, repeatable).
+    #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = plan::parse_kind)]
     pub prune: Vec<skyform::resources::Kind>,
-    /// Allow deleting more than 25% of this kind's live objects (repeatable).
-    #[arg(long, value_name = "KIND", value_parser = plan::parse_kind)]
+    /// Allow the deletes the guard blocks for these kinds: more than 25% of a kind's live objects, or a
+    /// list, segment or tag whose contacts lose their membership (comma-separated, repeatable).
+    #[arg(long, value_name = "KIND", value_delimiter = ',', value_parser = plan::parse_kind)]
     pub allow_deletes: Vec<skyform::resources::Kind>,
     /// Also rotate this object's secret, e.g. `webhooks/CRM sync` (repeatable); the plan shows it.
     #[arg(long, value_name = "KIND/NAME", value_parser = skyform::plan::Target::parse)]
@@ -330,4 +397,52 @@ async fn next_signal() -> &'static str {
 /// A runtime for the async engine.
 pub fn runtime() -> skyform::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().map_err(|e| skyform::Error::new(skyform::ErrorKind::Io, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag and argument of every command says what it does, and the offline commands do not list
+    /// the flags of the commands that talk to the API.
+    #[test]
+    fn every_flag_has_help_and_each_command_lists_only_its_own_flags() {
+        let cli = command();
+        let mut missing = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                    missing.push(format!("{} --{id}", sub.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags without help: {missing:?}");
+        for offline in ["validate", "schema", "sandbox", "completions", "man", "accounts"] {
+            let sub = cli.find_subcommand(offline).unwrap_or_else(|| panic!("no command {offline}"));
+            for api_only in ["api_url", "color", "verbose", "sandbox_state"] {
+                assert!(
+                    sub.get_arguments().all(|a| a.get_id().as_str() != api_only),
+                    "`skyform {offline}` lists --{api_only}, which it does not use"
+                );
+            }
+        }
+        for online in ["plan", "apply", "export", "doctor", "rotate", "unlock"] {
+            let sub = cli.find_subcommand(online).unwrap();
+            for flag in ["api_url", "sandbox", "seed", "sandbox_state", "verbose"] {
+                assert!(sub.get_arguments().any(|a| a.get_id().as_str() == flag), "`skyform {online}` lacks --{flag}");
+            }
+        }
+    }
+
+    #[test]
+    fn shell_quoting_reads_back_as_the_same_words() {
+        assert_eq!(shell_quote("examples/acme"), "examples/acme");
+        assert_eq!(shell_quote("my plan.json"), "'my plan.json'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
 }

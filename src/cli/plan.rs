@@ -6,6 +6,7 @@ use skyform::render::{render, Format};
 use skyform::resources::Kind;
 use skyform::vars::process_env;
 use skyform::{Error, ErrorKind, Result};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -13,6 +14,8 @@ pub struct Args {
     /// Manifest files or folders. Default: the current folder.
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// `human` (a terminal), `markdown` (a pull-request comment, under 60,000 characters) or `json`
+    /// (schemas/plan.schema.json).
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
     /// Also save the plan (JSON, with fingerprints, no secrets) for `skyform apply FILE`.
@@ -33,6 +36,8 @@ pub struct Args {
     sandbox: super::SandboxFlags,
     #[command(flatten)]
     pacing: super::Pacing,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 pub fn parse_kind(s: &str) -> std::result::Result<Kind, String> {
@@ -65,18 +70,23 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         std::fs::write(path, skyform::redact::scrub(&skyform::render::json(&plan)).as_bytes())
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot write the plan to {}: {e}", path.display())))?;
         if !global.quiet {
+            // The hint runs as printed: the same sandbox flags, and --auto-approve where nobody can answer.
+            let approve = if std::io::stdin().is_terminal() { "" } else { " --auto-approve" };
             skyform::redact::to_stderr(&format!(
-                "plan saved to {}; apply it with: skyform apply {}\n",
+                "plan saved to {}; apply it with: skyform apply{}{approve} {}\n",
                 path.display(),
-                path.display()
+                args.sandbox.as_args(),
+                super::shell_quote(&path.display().to_string())
             ));
         }
     }
     // A plan that apply would refuse fails the check (exit 3), so a pull request cannot pass with a plan
     // that every deploy after it would fail.
     if !plan.blocked.is_empty() {
+        let kinds = skyform::plan::blocked_kinds(&plan);
         let e = Error::new(ErrorKind::Blocked, plan.blocked.join("\n"))
-            .with_hint("if those deletes are intended, pass --allow-deletes KIND; otherwise fix the manifests");
+            .with_hint("if those deletes are intended, plan them with")
+            .with_rerun(vec!["--allow-deletes".into(), kinds.join(",")]);
         if !json {
             super::report(&e, false);
         }

@@ -19,13 +19,17 @@ pub struct Args {
     #[command(flatten)]
     cd: Cd,
     #[command(flatten)]
+    sandbox: super::SandboxFlags,
+    #[command(flatten)]
     pacing: super::Pacing,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<i32> {
     let runtime = super::runtime()?;
     let cancel = super::cancel_on_signals(&runtime, global.quiet);
-    let mut connect = args.pacing.connect(global);
+    let mut connect = args.sandbox.connect(&args.pacing, global);
     connect.cancel = cancel;
     let request = RotateRequest {
         target: args.target,

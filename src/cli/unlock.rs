@@ -10,11 +10,15 @@ pub struct Args {
     #[arg(value_name = "ID")]
     id: u64,
     #[command(flatten)]
+    sandbox: super::SandboxFlags,
+    #[command(flatten)]
     pacing: super::Pacing,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<i32> {
-    let connect = args.pacing.connect(global);
+    let connect = args.sandbox.connect(&args.pacing, global);
     let lock = super::runtime()?.block_on(skyform::ops::unlock::run(args.id, &connect, &process_env))?;
     skyform::redact::to_stdout(&format!("broke the lease of {}\n", lock.describe()));
     Ok(0)

@@ -35,8 +35,8 @@ pub struct ExportOptions {
 #[derive(Debug, Default)]
 pub struct ExportReport {
     pub files: Vec<PathBuf>,
-    /// Entries written per kind, by the kind's plural name.
-    pub counts: BTreeMap<&'static str, usize>,
+    /// Entries written per kind, in plan order.
+    pub counts: Vec<(Kind, usize)>,
     /// Objects left out, each with why (upload-only knowledge entries, unexpressible campaigns, ...).
     pub skipped: Vec<String>,
 }
@@ -231,7 +231,7 @@ async fn build(client: &ReadClient, kinds: &[Kind], report: &mut ExportReport) -
         let (value, notes) = with_kind!(kind, S => {
             let (mut entries, notes) = kind_entries::<S>(client, &mut cache, &mut report.skipped).await?;
             place_texts(kind, &mut entries, &mut files, &mut prompts);
-            report.counts.insert(kind.plural(), entries.len());
+            report.counts.push((kind, entries.len()));
             let value = if <S as crate::resources::Shaped>::SINGLETON {
                 // One mapping, as a manifest declares it.
                 entries.first().map(serde_yaml::to_value).transpose()

@@ -729,7 +729,7 @@ fn read_list<T: Entry + for<'de> Deserialize<'de>>(
         _ if value.is_null() => return,
         _ => {
             problems.push(
-                Problem::at(file, value.pos, format!("expected a list of {}s, found {}", T::LABEL, value.describe()))
+                Problem::at(file, value.pos, format!("expected a list of {}, found {}", T::PLURAL, value.describe()))
                     .hint("start each entry with `- `"),
             );
             return;

@@ -453,9 +453,20 @@ impl<'de> de::Deserializer<'de> for &Node {
             Kind::Scalar { value, style: Style::Plain } if parse_bool(value).is_some() => {
                 v.visit_bool(parse_bool(value).unwrap_or_default()).map_err(|e: DeError| e.at(self.pos))
             }
-            _ => {
+            // The hint fits what was written: quotes to remove, or a YAML 1.1 word (`yes`, `on`) to replace.
+            Kind::Scalar { value, style: Style::Plain } => {
+                let hint = match value.to_ascii_lowercase().as_str() {
+                    "yes" | "no" | "on" | "off" | "y" | "n" => {
+                        format!("`{value}` is text in YAML 1.2, which skyform reads: write true or false")
+                    }
+                    _ => "write true or false".to_string(),
+                };
+                Err(DeError { hint: Some(hint), ..self.wrong("true or false") })
+            }
+            Kind::Scalar { .. } => {
                 Err(DeError { hint: Some("write true or false, without quotes".into()), ..self.wrong("true or false") })
             }
+            _ => Err(DeError { hint: Some("write true or false".into()), ..self.wrong("true or false") }),
         }
     }
 

@@ -110,7 +110,7 @@ pub async fn run_loaded(
     // The sink is opened (and a secrets file checked) before any request.
     let sink = req.apply.sink()?;
     let mut connect_opts = req.connect.clone();
-    if connect_opts.sandbox.is_some() {
+    if connect_opts.sandbox.as_ref().is_some_and(|seed| seed.as_os_str().is_empty()) {
         connect_opts.sandbox = Some(sandbox_seed(paths));
     }
     let session = connect(&connect_opts, env).await?;

@@ -36,6 +36,9 @@ pub struct ConnectOptions {
     pub cache_dir: Option<PathBuf>,
     /// `--refresh`: read every detail again (and store it).
     pub cache_refresh: bool,
+    /// Say on stderr when an in-process sandbox stands in for the API (the command line; not library
+    /// callers), so nobody takes a demo for their account.
+    pub notice: bool,
 }
 
 impl Default for ConnectOptions {
@@ -54,6 +57,7 @@ impl Default for ConnectOptions {
             cancel: Cancel::default(),
             cache_dir: None,
             cache_refresh: false,
+            notice: false,
         }
     }
 }
@@ -101,7 +105,17 @@ pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Err
                 state_file: opts.sandbox_state.clone(),
                 ..SandboxConfig::default()
             };
+            let from = match (&opts.sandbox_state, seed.exists()) {
+                (Some(state), _) if state.exists() => format!("the account saved in {}", state.display()),
+                (_, true) => format!("an account seeded from {}", seed.display()),
+                (_, false) => "an empty account (no seed file)".to_string(),
+            };
             let sandbox = Sandbox::start(config, store).await?;
+            if opts.notice {
+                crate::redact::to_stderr(&format!(
+                    "skyform: sandbox: {from}, in this process: not a real account, nothing leaves this machine\n"
+                ));
+            }
             (ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key())), Some(sandbox))
         }
     };

@@ -62,7 +62,7 @@ pub async fn run_loaded(
     // The base is read first: a ref that names nothing fails before the account is read.
     let checkout = req.base.as_ref().map(|b| super::git::checkout(b, paths, Path::new("."))).transpose()?;
     let mut connect_opts = req.connect.clone();
-    if connect_opts.sandbox.is_some() {
+    if connect_opts.sandbox.as_ref().is_some_and(|seed| seed.as_os_str().is_empty()) {
         connect_opts.sandbox = Some(sandbox_seed(paths));
     }
     let session = connect(&connect_opts, env).await?;

@@ -278,6 +278,19 @@ impl Plan {
 }
 
 /// The JSON Schema of the plan file and `--format json` (checked in as `schemas/plan.schema.json`).
+/// The kinds the delete guard blocks in this plan (what `--allow-deletes` would have to name), in order.
+pub fn blocked_kinds(plan: &Plan) -> Vec<String> {
+    let mut kinds: Vec<String> = Vec::new();
+    for reason in &plan.blocked {
+        if let Some(kind) = reason.split("--allow-deletes ").nth(1).and_then(|rest| rest.split_whitespace().next()) {
+            if !kinds.iter().any(|k| k == kind) {
+                kinds.push(kind.to_string());
+            }
+        }
+    }
+    kinds
+}
+
 pub fn plan_schema() -> String {
     let schema = schemars::schema_for!(Plan);
     let mut s = serde_json::to_string_pretty(&schema).expect("a schema serialises");

@@ -218,14 +218,14 @@ fn resolve_names(
                 );
                 return Err(match crate::source::closest(name, &names) {
                     Some(b) => p.hint(format!("did you mean `{b}`?")),
-                    None => p.hint(format!("the account's {what}s: {}", names.join(", "))),
+                    None => p.hint(format!("the account's {}: {}", kind.plural(), names.join(", "))),
                 });
             }
             many => {
                 let ids: Vec<String> = many.iter().map(|l| l.id.to_string()).collect();
                 return Err(origin.problem(
                     &format!("{field}.{i}"),
-                    format!("{} {what}s are named `{name}` (ids {})", many.len(), ids.join(", ")),
+                    format!("{} {} are named `{name}` (ids {})", many.len(), kind.plural(), ids.join(", ")),
                 ));
             }
         }

@@ -139,6 +139,11 @@ impl Kind {
         with_kind!(self, S => <S as Entry>::LABEL)
     }
 
+    /// One per account (`account`, `voice`): a mapping in manifests, never created or deleted.
+    pub fn is_singleton(self) -> bool {
+        with_kind!(self, S => <S as Shaped>::SINGLETON)
+    }
+
     /// Several objects of the kind: "agents", "knowledge entries", ...
     pub fn plural(self) -> &'static str {
         with_kind!(self, S => <S as Entry>::PLURAL)

@@ -1,4 +1,4 @@
-//! The SkyLight API emulator: the contract of `skylight-api.md`, served on loopback from in-memory state.
+//! The SkyLight API emulator: the contract of `docs/skylight-api.md`, served on loopback from in-memory state.
 //!
 //! It is a second implementation of the contract, written apart from the client, so the two cannot agree
 //! on the same mistake; `schemas/skylight-api.openapi.yaml` describes what it serves and a test holds it to

@@ -166,13 +166,15 @@ impl Problems {
 
     fn count_of(&self, what: &str) -> String {
         let files: std::collections::BTreeSet<_> = self.list.iter().map(|p| &p.file).collect();
-        format!(
-            "{} {what}{} in {} file{}",
-            self.list.len(),
-            if self.list.len() == 1 { "" } else { "s" },
-            files.len(),
-            if files.len() == 1 { "" } else { "s" }
-        )
+        // A folder is counted as a folder (an empty one is "1 problem in 1 folder", not "in 1 file").
+        let (folders, files): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.is_dir());
+        let n = |count: usize, one: &str| format!("{count} {one}{}", if count == 1 { "" } else { "s" });
+        let places = match (files.len(), folders.len()) {
+            (f, 0) => n(f, "file"),
+            (0, d) => n(d, "folder"),
+            (f, d) => format!("{} and {}", n(f, "file"), n(d, "folder")),
+        };
+        format!("{} {what}{} in {places}", self.list.len(), if self.list.len() == 1 { "" } else { "s" })
     }
 }
 

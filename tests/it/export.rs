@@ -171,7 +171,7 @@ fn the_command_line_exports_deterministically_and_refuses_a_non_empty_folder() {
     std::fs::write(work.join("sandbox.json"), rich_account().to_string()).unwrap();
     let run = |out: &str, extra: &[&str]| {
         Command::new(BIN)
-            .args(["export", "--sandbox", "sandbox.json", "--out", out])
+            .args(["export", "--sandbox", "--seed", "sandbox.json", "--out", out])
             .args(extra)
             .current_dir(&work)
             .output()

@@ -1,4 +1,4 @@
-//! The sandbox against the contract (`../shared/skylight-api.md`), endpoint by endpoint:
+//! The sandbox against the contract (`docs/skylight-api.md`), endpoint by endpoint:
 //! success paths and the main error paths, asserted on status, body and state.
 
 use crate::common;

@@ -560,7 +560,8 @@ impl ReadClient {
 
     /// One object, with the fields only the single GET has (knowledge bodies, campaign messages).
     pub async fn get<R: Resource>(&self, id: u64) -> Result<R::Live, ApiError> {
-        let path = format!("{}/{id}", R::PATH);
+        // A singleton is its path: there is one, and no id.
+        let path = if R::SINGLETON { R::PATH.to_string() } else { format!("{}/{id}", R::PATH) };
         parse("GET", &path, self.get_value(&path).await?)
     }
 

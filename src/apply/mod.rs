@@ -218,6 +218,11 @@ pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Result<(), Error> {
 }
 
 /// A change whose answer carries a secret shown only then (a create or rotation of a kind with secrets).
+/// Whether applying this plan captures a secret the API shows only once (so apply needs a secrets sink).
+pub fn needs_secrets_sink(plan: &Plan) -> bool {
+    plan.changes.iter().any(|c| c.op != Op::Refused && captures_secret(c))
+}
+
 fn captures_secret(c: &Change) -> bool {
     let action = with_kind!(c.kind, S => <<S as Managed>::R as Resource>::SECRET_ACTION);
     action.is_some() && (c.op == Op::Create || c.action.as_deref() == action)

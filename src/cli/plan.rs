@@ -71,9 +71,16 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot write the plan to {}: {e}", path.display())))?;
         if !global.quiet {
             // The hint runs as printed: the same sandbox flags, and --auto-approve where nobody can answer.
+            // A plan that captures a webhook secret needs a sink: the hint names a file beside the plan.
             let approve = if std::io::stdin().is_terminal() { "" } else { " --auto-approve" };
+            let sink = if skyform::apply::needs_secrets_sink(&plan) {
+                let file = path.with_file_name("secrets.json");
+                format!(" --secrets-out {}", super::shell_quote(&file.display().to_string()))
+            } else {
+                String::new()
+            };
             skyform::redact::to_stderr(&format!(
-                "plan saved to {}; apply it with: skyform apply{}{approve} {}\n",
+                "plan saved to {}; apply it with: skyform apply{}{approve}{sink} {}\n",
                 path.display(),
                 args.sandbox.as_args(),
                 super::shell_quote(&path.display().to_string())
@@ -85,7 +92,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     if !plan.blocked.is_empty() {
         let kinds = skyform::plan::blocked_kinds(&plan);
         let e = Error::new(ErrorKind::Blocked, plan.blocked.join("\n"))
-            .with_hint("if those deletes are intended, plan them with")
+            .with_hint("if those deletes are intended, run")
             .with_rerun(vec!["--allow-deletes".into(), kinds.join(",")]);
         if !json {
             super::report(&e, false);

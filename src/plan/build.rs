@@ -212,7 +212,16 @@ fn match_entries<S: Managed>(
                 matched[i] = Some(*j);
             }
             many => {
-                let ids: Vec<String> = many.iter().map(|j| S::R::live_id(&live[*j]).to_string()).collect();
+                let mut ids: Vec<u64> = many.iter().map(|j| S::R::live_id(&live[*j])).collect();
+                ids.sort_unstable();
+                // Offer the one a person most likely means, and say why: one the kind sets apart (the
+                // default agent), else the oldest (ids grow with time).
+                let (pick, why) = many
+                    .iter()
+                    .find_map(|j| S::R::likely_meant(&live[*j]).map(|why| (S::R::live_id(&live[*j]), why)))
+                    .unwrap_or((ids[0], "the oldest: the lowest id"));
+                let others: Vec<String> = ids.iter().filter(|id| **id != pick).map(u64::to_string).collect();
+                let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
                 problems.push(
                     e.origin()
                         .problem(
@@ -225,7 +234,12 @@ fn match_entries<S: Managed>(
                                 ids.join(", ")
                             ),
                         )
-                        .hint(format!("pin this entry to one of them with `id: {}`", ids[0])),
+                        .hint(format!(
+                            "pin this entry to the one you mean, e.g. `id: {pick}` ({why}); the other{} ({}) then stay{} unmanaged, or get an entry each",
+                            if others.len() == 1 { "" } else { "s" },
+                            others.join(", "),
+                            if others.len() == 1 { "s" } else { "" }
+                        )),
                 );
             }
         }

@@ -222,6 +222,17 @@ pub struct Summary {
     pub estimated_seconds: u64,
 }
 
+/// Assumed round trip of one write, seconds per request with 4 in flight ([assumed]: 200 ms each).
+const SECONDS_PER_CALL: f64 = 0.05;
+
+/// How long `calls` writes take at `budget` requests a minute: the pacer lets a window's worth go at once
+/// (only the round trips count), and every further `budget` calls wait one more minute.
+pub fn estimate_seconds(calls: u64, budget: u64) -> u64 {
+    let budget = budget.max(1);
+    let waiting = calls.saturating_sub(budget) * 60 / budget;
+    waiting + (calls as f64 * SECONDS_PER_CALL).ceil() as u64
+}
+
 impl Change {
     /// `create agent "Sales"`, `start campaign "Spring" (id 4)` (the key's control characters escaped).
     pub fn headline(&self) -> String {
@@ -272,12 +283,11 @@ impl Plan {
             unmanaged: self.unmanaged.len(),
             api_calls,
             budget_per_minute: budget,
-            estimated_seconds: (api_calls as u64 * 60).div_ceil(u64::from(budget)),
+            estimated_seconds: estimate_seconds(api_calls as u64, u64::from(budget)),
         };
     }
 }
 
-/// The JSON Schema of the plan file and `--format json` (checked in as `schemas/plan.schema.json`).
 /// The kinds the delete guard blocks in this plan (what `--allow-deletes` would have to name), in order.
 pub fn blocked_kinds(plan: &Plan) -> Vec<String> {
     let mut kinds: Vec<String> = Vec::new();
@@ -291,6 +301,7 @@ pub fn blocked_kinds(plan: &Plan) -> Vec<String> {
     kinds
 }
 
+/// The JSON Schema of the plan file and `--format json` (checked in as `schemas/plan.schema.json`).
 pub fn plan_schema() -> String {
     let schema = schemars::schema_for!(Plan);
     let mut s = serde_json::to_string_pretty(&schema).expect("a schema serialises");

@@ -306,13 +306,18 @@ pub fn summary_line(plan: &Plan) -> String {
         .as_ref()
         .map(|b| format!(" ({} from this pull request, {} drift)", b.pull_request, b.drift))
         .unwrap_or_default();
+    // Within one minute's budget the pacer does not hold anything back: say so, not "at N/min".
+    let pace = if s.api_calls as u64 <= u64::from(s.budget_per_minute) {
+        format!("within the budget of {} requests/min", s.budget_per_minute)
+    } else {
+        format!("at {} requests/min", s.budget_per_minute)
+    };
     format!(
-        "Plan: {}{split}. {} API call{}, about {} at {} requests/min.",
+        "Plan: {}{split}. {} API call{}, about {} {pace}.",
         parts.join(", "),
         s.api_calls,
         if s.api_calls == 1 { "" } else { "s" },
-        duration(s.estimated_seconds),
-        s.budget_per_minute
+        duration(s.estimated_seconds.max(1)),
     )
 }
 

@@ -139,6 +139,9 @@ impl Resource for Agents {
     fn live_key(l: &LiveAgent) -> String {
         l.name.clone()
     }
+    fn likely_meant(l: &LiveAgent) -> Option<&'static str> {
+        l.is_default.then_some("the default agent")
+    }
     fn summary(l: &LiveAgent) -> Value {
         json!({"id": l.id, "name": l.name, "is_default": l.is_default, "updated_at": l.updated_at.map(|t| t.unix_timestamp_nanos().to_string())})
     }

@@ -303,6 +303,11 @@ pub trait Resource: Send + Sync + 'static {
     fn delete_loses(_live: &Self::Live) -> Option<String> {
         None
     }
+    /// Why a person most likely means this one among live objects sharing a natural key (the default
+    /// agent), for the hint that asks them to pin one; `None`: nothing sets it apart, the oldest is offered.
+    fn likely_meant(_live: &Self::Live) -> Option<&'static str> {
+        None
+    }
     /// What in a list item changes whenever a field only the single GET shows changes, as text; `None`:
     /// the object's details are never cached (see `api::cache`). Knowledge: `updated_at`; campaigns: having
     /// left `draft` (the API edits only drafts).

@@ -12,6 +12,10 @@ use time::{OffsetDateTime, UtcOffset};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// When a seed's objects without timestamps were made: a fixed time (2026-01-01T00:00:00Z), so one seed
+    /// is the same account on every start (a saved plan made against it applies to the next start).
+    pub const SEED_TIME: Timestamp = Timestamp(1_767_225_600_000_000);
+
     pub fn now() -> Self {
         let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Timestamp(d.as_micros() as i64)

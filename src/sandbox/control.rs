@@ -78,7 +78,7 @@ async fn replace_state(State(app): State<App>, body: axum::body::Bytes) -> Respo
         Ok(s) => s,
         Err(e) => return bad(format!("invalid state: {e}")),
     };
-    if let Err(e) = store.normalize(Timestamp::now()) {
+    if let Err(e) = store.normalize(Timestamp::SEED_TIME) {
         return bad(e);
     }
     *app.store() = store;

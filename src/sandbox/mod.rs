@@ -243,7 +243,7 @@ impl Sandbox {
         if let Some(path) = config.state_file.as_ref().filter(|p| p.exists()) {
             store = Store::load(path).map_err(SandboxError::State)?;
         } else {
-            store.normalize(clock::Timestamp::now()).map_err(SandboxError::State)?;
+            store.normalize(clock::Timestamp::SEED_TIME).map_err(SandboxError::State)?;
         }
         let listener =
             TcpListener::bind(config.addr).await.map_err(|source| SandboxError::Bind { addr: config.addr, source })?;

@@ -40,7 +40,7 @@ impl Store {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut store: Store =
             serde_json::from_str(&text).map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
-        store.normalize(Timestamp::now()).map_err(|e| format!("{}: {e}", path.display()))?;
+        store.normalize(Timestamp::SEED_TIME).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(store)
     }
 

@@ -359,17 +359,16 @@ fn apply_then_plan_on_the_same_sandbox_state_has_nothing_left_to_do() {
         &root,
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("changes done read back as planned; 1 was not done"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The one refused change (an edited running campaign) is reported, not attempted: exit 3, "blocked".
-    assert!(stdout.contains("1 refused"), "{stdout}");
-    assert_eq!(out.status.code(), Some(3));
+    // acme is the happy path: every change done and verified.
+    assert!(stdout.contains("Verified: converged"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0));
     let out = run_cli(&["plan", "--sandbox", "examples/acme", "--sandbox-state", state, "--detailed-exitcode"], &root);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes: the account matches the manifests."));
+    // The refusals example: reported, never attempted, exit 3 ("blocked").
+    let out = run_cli(&["apply", "--sandbox", "examples/refusals", "--auto-approve"], &root);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes to apply; 1 refused"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to apply."));
 }
 
 /// The plan carries what apply sends: an agent edit, with a campaign in the same manifests, targeted at the

@@ -10,6 +10,7 @@ mod architecture;
 mod canonical;
 mod cd;
 mod client;
+mod docs;
 mod export;
 mod hostile;
 mod kinds;

@@ -405,11 +405,11 @@ async fn the_action_writes_the_pull_request_comment_summary_outputs_and_saved_pl
 
 #[tokio::test]
 async fn the_action_fails_the_check_on_refused_changes_and_on_errors_after_writing_the_comment() {
-    // examples/acme against its own seed has one refused change (an edited running campaign): exit 3.
+    // examples/refusals against its own seed has three refused changes: exit 3.
     let dir = tempdir("action-refused");
-    let sandbox = sandbox_for("examples/acme/sandbox.json").await;
+    let sandbox = sandbox_for("examples/refusals/sandbox.json").await;
     let env = vec![
-        ("INPUT_PATHS", "examples/acme".to_string()),
+        ("INPUT_PATHS", "examples/refusals".to_string()),
         ("INPUT_API_URL", sandbox.url()),
         ("SKYLIGHT_API_KEY", sandbox.api_key().to_string()),
         ("SKYFORM_SECRET_HANA_INITIAL_PASSWORD", "hana-initial-pass".to_string()),

@@ -221,7 +221,21 @@ async fn duplicate_live_names_are_an_error_that_says_how_to_pin() {
     let Err(PlanError::Problems(p)) = &out.result else { panic!("expected problems") };
     let text = p.render();
     assert!(text.contains("w.yaml:2:11: 2 live webhooks have name `CRM` (ids 1, 2)"), "{text}");
-    assert!(text.contains("hint: pin this entry to one of them with `id: 1`"), "{text}");
+    assert!(
+        text.contains("hint: pin this entry to the one you mean, e.g. `id: 1` (the oldest: the lowest id); the other (2) then stays unmanaged"),
+        "{text}"
+    );
+    // Two agents: the default one is offered, whatever its id.
+    let out = Scenario::new("dups-agents")
+        .manifest("a.yaml", "agents:\n  - name: Sales\n    system_prompt: p\n")
+        .live(json!({"agents": [
+            {"name": "Sales", "system_prompt": "old"},
+            {"name": "Sales", "system_prompt": "new", "is_default": true}
+        ]}))
+        .plan()
+        .await;
+    let Err(PlanError::Problems(p)) = &out.result else { panic!("expected problems") };
+    assert!(p.render().contains("e.g. `id: 2` (the default agent)"), "{}", p.render());
     // Pinned, it plans.
     let out = Scenario::new("dups2")
         .manifest(
@@ -313,9 +327,20 @@ async fn renderers_over_the_acme_scenario() {
     let set = manifest::load(&[PathBuf::from("examples/acme")], &|_| None).unwrap();
     let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
     let plan = build(&set, &client, &PlanOptions::default()).await.unwrap();
-    for op in [Op::Create, Op::Update, Op::Delete, Op::Action, Op::Refused] {
+    for op in [Op::Create, Op::Update, Op::Delete, Op::Action] {
         assert!(plan.changes.iter().any(|c| c.op == op), "the scenario has a {op:?}");
     }
+    // Refusals have their own example, next to the happy path.
+    let refusals = {
+        let store = skyform::sandbox::Store::load(&root.join("examples/refusals/sandbox.json")).unwrap();
+        let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..test_config() }, store).await.unwrap();
+        let set = manifest::load(&[PathBuf::from("examples/refusals")], &|_| None).unwrap();
+        let client = ReadClient::new(ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key()))).unwrap();
+        build(&set, &client, &PlanOptions::default()).await.unwrap()
+    };
+    assert_eq!(refusals.changes.iter().filter(|c| c.op == Op::Refused).count(), 3);
+    insta::assert_snapshot!("plan_refusals_human", render::render(&refusals, Format::Human, false));
+    insta::assert_snapshot!("plan_refusals_markdown", render::render(&refusals, Format::Markdown, false));
     insta::assert_snapshot!("plan_human", render::render(&plan, Format::Human, false));
     insta::assert_snapshot!("plan_markdown", render::render(&plan, Format::Markdown, false));
     let mut json: Value = serde_json::from_str(&render::render(&plan, Format::Json, false)).unwrap();
@@ -492,9 +517,8 @@ fn the_command_line_exits_2_for_changes_and_saves_a_plan_without_secrets() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    // acme keeps one refused change (an edited running campaign): a plan apply would refuse fails the
-    // check with 3, before --detailed-exitcode's 2.
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    // acme is the happy path: changes, every one of which can be applied.
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\x1b[32m+\x1b[0m"), "--color always colours");
     assert!(stdout.contains("password: (sensitive)"));
@@ -508,6 +532,13 @@ fn the_command_line_exits_2_for_changes_and_saves_a_plan_without_secrets() {
     let out = Command::new(BIN)
         .args(["plan", "--sandbox", "examples/acme", "--format", "markdown"])
         .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // The refusals example fails the check with 3: apply after the merge would refuse it.
+    let out = Command::new(BIN)
+        .args(["plan", "--sandbox", "examples/refusals", "--detailed-exitcode"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();

@@ -76,6 +76,10 @@ pub fn prescan(paths: &[PathBuf]) -> Prescan {
     let mut skipped = Vec::new();
     for (root, file) in manifest_files(paths, &mut ignored, &mut skipped) {
         let Some(text) = read_text(&file, &root, MAX_MANIFEST_BYTES, "manifest", &mut ignored) else { continue };
+        // Only a file that mentions `settings` can set any: the others are not parsed twice.
+        if !text.contains("settings") {
+            continue;
+        }
         let Ok((Some(node), _)) = yaml::parse(&text) else { continue };
         let Some(settings) = node.get("settings") else { continue };
         if let Some(name) = settings.get("api_key_env").and_then(Node::as_str) {

@@ -55,7 +55,7 @@ pub struct Settings {
 
 impl Settings {
     /// The account-only settings this one sets, by name (a shared manifest may set none of them).
-    fn account_only(&self) -> Vec<&'static str> {
+    pub(crate) fn account_only(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.api_key_env.is_some() {
             out.push("api_key_env");

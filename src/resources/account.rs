@@ -31,8 +31,10 @@ pub const COUNTRIES: &[(&str, u64)] = &[
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AccountSpec {
+    /// The business name shown in the dashboard and to customers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company_name: Option<String>,
+    /// The business address shown to customers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// An IANA time zone, e.g. `Asia/Riyadh`.

@@ -31,13 +31,16 @@ pub struct AgentSpec {
     /// The main prompt (required).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<Text>,
+    /// How the agent works through a conversation (steps, hand-over rules).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instruction_prompt: Option<Text>,
+    /// The agent's voice and manner; often a shared `{ prompt: name }`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub personality_prompt: Option<Text>,
     /// Formatting rules such as `language`, `tone`, `max_length`; string values.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_guidelines: Option<IndexMap<String, String>>,
+    /// Whether the agent answers (default true).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
     #[serde(skip)]

@@ -43,15 +43,19 @@ pub struct CampaignSpec {
     pub id: Option<u64>,
     /// The natural key.
     pub name: String,
+    /// `absent` deletes the live object this entry names.
     #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
     /// The channel: `whatsapp`, `telegram`, `instagram`, or a channel's username. Or use `channel_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The channel by its id, instead of `channel`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<u64>,
+    /// Who is messaged: lists and segments by name, contacts by id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<Audience>,
+    /// The message sent; it cannot change once the campaign has started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Text>,
     /// `draft` (default), `running`, `paused` or `cancelled`. A live `completed` campaign satisfies `running`.

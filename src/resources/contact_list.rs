@@ -50,6 +50,7 @@ macro_rules! audience_kind {
             pub id: Option<u64>,
             /// The natural key; campaigns name it in `audience`.
             pub name: String,
+            /// `absent` deletes the live object this entry names.
             #[serde(default, skip_serializing_if = "Ensure::is_present")]
             pub ensure: Ensure,
             /// `active` (default) or `inactive`.

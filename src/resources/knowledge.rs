@@ -59,13 +59,16 @@ pub struct KnowledgeEntrySpec {
     pub id: Option<u64>,
     /// The natural key.
     pub title: String,
+    /// `absent` deletes the live object this entry names.
     #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
     /// `text`, `website` or `product_catalog`; immutable once created.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<KnowledgeType>,
+    /// A short description of the entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<Text>,
+    /// What the business is, as context for the agents.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub business_description: Option<Text>,
     /// The body of a `text` entry.
@@ -85,11 +88,15 @@ pub struct KnowledgeEntrySpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
+    /// The product's name.
     pub name: String,
+    /// The price, a number (sent as the API's string form).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
+    /// The product's description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The stock-keeping unit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
 }

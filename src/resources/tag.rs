@@ -26,6 +26,7 @@ pub struct TagSpec {
     pub id: Option<u64>,
     /// The natural key, at most 100 characters.
     pub title: String,
+    /// `absent` deletes the live object this entry names.
     #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
     #[serde(skip)]

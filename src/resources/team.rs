@@ -31,10 +31,13 @@ pub struct TeamMemberSpec {
     pub id: Option<u64>,
     /// The natural key and login (compared without case); cannot change.
     pub email: String,
+    /// `absent` deletes the live object this entry names.
     #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
+    /// The member's display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `admin` or `agent`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     /// `active` (default) or `inactive`.

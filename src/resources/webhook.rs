@@ -54,6 +54,7 @@ pub struct WebhookSpec {
     pub id: Option<u64>,
     /// The natural key.
     pub name: String,
+    /// `absent` deletes the live object this entry names.
     #[serde(default, skip_serializing_if = "Ensure::is_present")]
     pub ensure: Ensure,
     /// The https URL deliveries are sent to; usually `${VAR}`.
@@ -62,6 +63,7 @@ pub struct WebhookSpec {
     /// Event names from the catalogue, e.g. `contact.created`; order does not matter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
+    /// Whether deliveries are sent (default true).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_active: Option<bool>,
     /// No longer supported: rotation is an act (`skyform rotate webhooks/NAME`, or `apply --rotate`), not

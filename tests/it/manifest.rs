@@ -100,6 +100,26 @@ fn a_symlink_pointing_out_of_the_root_is_refused() {
     assert_eq!(validate(&dir, &["set"]).0, 0);
 }
 
+/// docs/manifest-reference.md is generated from the schema, and every field in it says what it is.
+#[test]
+fn the_manifest_reference_is_current_and_describes_every_field() {
+    let checked_in = std::fs::read_to_string(root().join("docs/manifest-reference.md")).unwrap();
+    assert!(
+        checked_in == manifest::schema::manifest_reference(),
+        "docs/manifest-reference.md is stale: run `cargo run -- schema --markdown > docs/manifest-reference.md`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&manifest::schema::manifest_schema()).unwrap();
+    let mut bare = Vec::new();
+    for (name, def) in schema["$defs"].as_object().unwrap() {
+        for (field, v) in def["properties"].as_object().into_iter().flatten() {
+            if v.get("description").is_none() {
+                bare.push(format!("{name}.{field}"));
+            }
+        }
+    }
+    assert!(bare.is_empty(), "fields without a doc comment: {bare:?}");
+}
+
 #[test]
 fn the_checked_in_schema_is_current() {
     let checked_in = std::fs::read_to_string(root().join("schemas/manifest.schema.json")).unwrap();

@@ -155,19 +155,24 @@ impl Ui for AccountLines {
             return;
         }
         let Progress::Finished { done, total, change, status, secs } = p;
-        let state = match status {
-            Status::Done => "done",
-            Status::AlreadyDone(_) => "ready",
-            Status::Failed(_) => "FAILED",
-            Status::Unknown(_) => "UNSURE",
-            _ => "-",
-        };
+        let state = state_word(status);
         skyform::redact::to_stderr(&format!(
             "[{}] [{done}/{total}] {state} {} {} ({secs:.1} s)\n",
             skyform::redact::escape_controls(&self.name),
             symbol(change.op),
             skyform::render::headline(change)
         ));
+    }
+}
+
+/// A finished change's state, as progress lines show it.
+fn state_word(status: &Status) -> &'static str {
+    match status {
+        Status::Done => "done",
+        Status::AlreadyDone(_) => "ready",
+        Status::Failed(_) => "FAILED",
+        Status::Unknown(_) => "UNSURE",
+        _ => "-",
     }
 }
 
@@ -235,13 +240,7 @@ impl Ui for Terminal {
             return;
         }
         let Progress::Finished { done, total, change, status, secs } = p;
-        let state = match status {
-            Status::Done => "done",
-            Status::AlreadyDone(_) => "ready",
-            Status::Failed(_) => "FAILED",
-            Status::Unknown(_) => "UNSURE",
-            _ => "-",
-        };
+        let state = state_word(status);
         let line = format!("{state:<6} {} {} ({secs:.1} s)", symbol(change.op), skyform::render::headline(change));
         if std::io::stderr().is_terminal() {
             // One line redrawn in place: a bar, the count and the latest change; failures stay on screen.

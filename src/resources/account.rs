@@ -6,7 +6,7 @@
 //! manifest names are compared and sent. A country may be given by name, resolved from the documented part
 //! of the dashboard's table ([`COUNTRIES`]); any other country needs `country_id`.
 
-use super::{Checks, Ensure, Entry, Lookups, Managed, Origin, Resource, Update};
+use super::{Checks, Entry, Lookups, Managed, Origin, Resource, Update};
 use crate::source::Problem;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -87,22 +87,7 @@ impl Entry for AccountSpec {
     const TITLE: &'static str = "Account";
     const KEY_FIELD: &'static str = "";
 
-    fn natural_key(&self) -> String {
-        "account".into()
-    }
-    fn id(&self) -> Option<u64> {
-        None
-    }
-    fn set_id(&mut self, _: Option<u64>) {}
-    fn ensure(&self) -> Ensure {
-        Ensure::Present
-    }
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn origin_mut(&mut self) -> &mut Origin {
-        &mut self.origin
-    }
+    super::singleton_entry_fields!("account");
 
     fn check(&self, c: &mut Checks) {
         let o = &self.origin;

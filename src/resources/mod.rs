@@ -233,6 +233,30 @@ macro_rules! entry_fields {
 }
 pub(crate) use entry_fields;
 
+/// The `Entry` methods of a singleton (one per account): its key is its section's name, it has no id to
+/// pin and is never absent.
+macro_rules! singleton_entry_fields {
+    ($key:literal) => {
+        fn natural_key(&self) -> String {
+            $key.into()
+        }
+        fn id(&self) -> Option<u64> {
+            None
+        }
+        fn set_id(&mut self, _: Option<u64>) {}
+        fn ensure(&self) -> $crate::resources::Ensure {
+            $crate::resources::Ensure::Present
+        }
+        fn origin(&self) -> &$crate::resources::Origin {
+            &self.origin
+        }
+        fn origin_mut(&mut self) -> &mut $crate::resources::Origin {
+            &mut self.origin
+        }
+    };
+}
+pub(crate) use singleton_entry_fields;
+
 /// What every kind's manifest entry offers the generic code: its key, pin, `ensure`, origin, checks, texts.
 pub trait Entry: Shaped {
     /// One object, for messages: "agent", "knowledge entry", ...

@@ -5,7 +5,7 @@
 //! (`ar` or `en`), `dialect` (a code from `GET /voice/dialects`, e.g. `ksa`, `egy`) and `enabled`. Only the
 //! fields the manifest names are compared and sent. Cloning a voice and synthesis are actions: not managed.
 
-use super::{Checks, Ensure, Entry, Lookups, Managed, Origin, Resource, Update};
+use super::{Checks, Entry, Lookups, Managed, Origin, Resource, Update};
 use crate::source::Problem;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -51,22 +51,7 @@ impl Entry for VoiceSpec {
     const TITLE: &'static str = "Voice";
     const KEY_FIELD: &'static str = "";
 
-    fn natural_key(&self) -> String {
-        "voice".into()
-    }
-    fn id(&self) -> Option<u64> {
-        None
-    }
-    fn set_id(&mut self, _: Option<u64>) {}
-    fn ensure(&self) -> Ensure {
-        Ensure::Present
-    }
-    fn origin(&self) -> &Origin {
-        &self.origin
-    }
-    fn origin_mut(&mut self) -> &mut Origin {
-        &mut self.origin
-    }
+    super::singleton_entry_fields!("voice");
 
     fn check(&self, c: &mut Checks) {
         if let Some(d) = &self.dialect {

@@ -143,21 +143,11 @@ pub fn plans(report: &AccountsReport<Plan>, format: Format, color: bool, detaile
     let head = headline(rows.len(), &rows, "planned");
     match format {
         Format::Json => {
-            let accounts: Vec<Value> = report
-                .runs
-                .iter()
-                .zip(&rows)
-                .map(|(r, row)| {
-                    let mut v = json!({"name": r.account.name, "path": r.account.dir.display().to_string(), "exit_code": row.exit_code});
-                    match &r.result {
-                        Ok(p) => v["plan"] = serde_json::to_value(p).unwrap_or(Value::Null),
-                        Err(e) => v["error"] = e.to_json()["error"].clone(),
-                    }
-                    v
-                })
-                .collect();
-            let out = json!({"format_version": 1, "root": report.root.display().to_string(), "accounts": accounts,
-                "exit_code": worst_exit_code(rows.iter().map(|r| r.exit_code))});
+            let out = json_report(report, &rows, |r, _, v| {
+                if let Ok(p) = &r.result {
+                    v["plan"] = serde_json::to_value(p).unwrap_or(Value::Null);
+                }
+            });
             serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
         }
         Format::Human => {
@@ -204,22 +194,15 @@ pub fn applies(report: &AccountsReport<Applied>, format: Format) -> String {
     let head = headline(rows.len(), &rows, "applied");
     match format {
         Format::Json => {
-            let accounts: Vec<Value> = report
-                .runs
-                .iter()
-                .zip(&rows)
-                .map(|(r, row)| {
-                    let mut v = json!({"name": r.account.name, "path": r.account.dir.display().to_string(),
-                        "exit_code": row.exit_code, "result": row.result,
-                        "counts": APPLY_COLUMNS.iter().zip(&row.counts).map(|(c, n)| (c.replace(' ', "_"), json!(n))).collect::<serde_json::Map<_, _>>()});
-                    if let Err(e) = &r.result {
-                        v["error"] = e.to_json()["error"].clone();
-                    }
-                    v
-                })
-                .collect();
-            let out = json!({"format_version": 1, "root": report.root.display().to_string(), "accounts": accounts,
-                "exit_code": worst_exit_code(rows.iter().map(|r| r.exit_code))});
+            let out = json_report(report, &rows, |_, row, v| {
+                v["result"] = json!(row.result);
+                v["counts"] = APPLY_COLUMNS
+                    .iter()
+                    .zip(&row.counts)
+                    .map(|(c, n)| (c.replace(' ', "_"), json!(n)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            });
             serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
         }
         Format::Human | Format::Markdown => {
@@ -238,6 +221,31 @@ pub fn applies(report: &AccountsReport<Applied>, format: Format) -> String {
             out
         }
     }
+}
+
+/// `{"format_version": 1, "root", "accounts": [{name, path, exit_code, error?, ...}], "exit_code"}`, each
+/// account's entry completed by `more`.
+fn json_report<T>(
+    report: &AccountsReport<T>,
+    rows: &[Row],
+    more: impl Fn(&super::AccountRun<T>, &Row, &mut Value),
+) -> Value {
+    let accounts: Vec<Value> = report
+        .runs
+        .iter()
+        .zip(rows)
+        .map(|(r, row)| {
+            let mut v =
+                json!({"name": r.account.name, "path": r.account.dir.display().to_string(), "exit_code": row.exit_code});
+            if let Err(e) = &r.result {
+                v["error"] = e.to_json()["error"].clone();
+            }
+            more(r, row, &mut v);
+            v
+        })
+        .collect();
+    json!({"format_version": 1, "root": report.root.display().to_string(), "accounts": accounts,
+        "exit_code": worst_exit_code(rows.iter().map(|r| r.exit_code))})
 }
 
 fn html(s: &str) -> String {

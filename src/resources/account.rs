@@ -127,6 +127,9 @@ pub struct LiveAccount {
     pub timezone: Option<String>,
     #[serde(default)]
     pub country: Option<LiveCountry>,
+    /// Older answers (and the write's field) give the id flat ([assumed] read too).
+    #[serde(default)]
+    pub country_id: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -137,6 +140,11 @@ pub struct LiveCountry {
 }
 
 impl LiveAccount {
+    /// The country's id, nested (`country: {id, name}`) or flat (`country_id`).
+    pub fn country_id(&self) -> Option<u64> {
+        self.country.as_ref().map(|c| c.id).or(self.country_id)
+    }
+
     fn company(&self) -> Option<&str> {
         self.company_name.as_deref().or(self.name.as_deref())
     }
@@ -159,7 +167,7 @@ impl Resource for Accounts {
         "account".into()
     }
     fn summary(l: &LiveAccount) -> Value {
-        json!({"id": l.id, "company_name": l.company(), "address": l.address, "timezone": l.timezone, "country": l.country.as_ref().map(|c| c.id)})
+        json!({"id": l.id, "company_name": l.company(), "address": l.address, "timezone": l.timezone, "country": l.country_id()})
     }
 }
 
@@ -189,7 +197,7 @@ impl Managed for AccountSpec {
             ("company_name", super::canon_short(l.company().unwrap_or(""))),
             ("address", super::canon_text(l.address.as_deref())),
             ("timezone", l.timezone.as_deref().map_or(Value::Null, |t| t.trim().into())),
-            ("country_id", l.country.as_ref().map_or(Value::Null, |c| c.id.into())),
+            ("country_id", l.country_id().map_or(Value::Null, Into::into)),
         ]
     }
 
@@ -213,7 +221,7 @@ impl Managed for AccountSpec {
 
     /// The country by name when the documented table names its id, else by id.
     fn from_live(l: &LiveAccount, _: &Lookups) -> Result<Self, String> {
-        let country_id = l.country.as_ref().map(|c| c.id);
+        let country_id = l.country_id();
         let by_name = country_id.and_then(|id| COUNTRIES.iter().find(|(_, i)| *i == id)).map(|(n, _)| n.to_string());
         Ok(AccountSpec {
             company_name: l.company().map(str::to_string),

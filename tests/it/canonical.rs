@@ -133,3 +133,34 @@ fn live_objects_tolerate_nulls_and_odd_shapes() {
         live(json!({"id": 1, "name": "C", "status": "running", "client_setting": null, "list_ids": null}));
     assert_eq!(c.list_ids, None);
 }
+
+/// Shapes the contract allows for the new kinds: an account's country nested or flat, a list's status as
+/// 1/0, a bool or a word, voice `enabled` as 0/1.
+#[test]
+fn new_kinds_read_every_shape_the_contract_allows() {
+    use skyform::resources::account::{AccountSpec, LiveAccount};
+    use skyform::resources::contact_list::{ContactListSpec, LiveAudience};
+    use skyform::resources::voice::{LiveVoice, VoiceSpec};
+    let lookups = Lookups::default();
+    let s: AccountSpec = spec("country: Saudi Arabia\n");
+    let want = s.desired(&lookups).unwrap();
+    assert_eq!(want, vec![("country_id", json!(194))]);
+    for l in [json!({"id": 1, "country": {"id": 194, "name": "Saudi Arabia"}}), json!({"id": 1, "country_id": 194})] {
+        let fields = AccountSpec::live_fields(&live::<LiveAccount>(l.clone()));
+        assert!(fields.contains(&("country_id", json!(194))), "{l}: {fields:?}");
+    }
+    let inactive: ContactListSpec = spec("name: Old\nstatus: inactive\n");
+    for status in [json!(0), json!(false), json!("inactive"), json!("0")] {
+        let l = live::<LiveAudience>(json!({"id": 1, "name": "Old", "status": status}));
+        assert_eq!(inactive.desired(&lookups).unwrap(), ContactListSpec::live_fields(&l), "status {status}");
+    }
+    let active: ContactListSpec = spec("name: New\n");
+    for status in [json!(1), json!(true), json!("active"), json!(null)] {
+        let l = live::<LiveAudience>(json!({"id": 1, "name": "New", "status": status}));
+        assert_eq!(active.desired(&lookups).unwrap(), ContactListSpec::live_fields(&l), "status {status}");
+    }
+    let v: VoiceSpec = spec("enabled: true\n");
+    let fields = VoiceSpec::live_fields(&live::<LiveVoice>(json!({"enabled": 1, "language": "ar", "dialect": "ksa"})));
+    assert!(fields.contains(&("enabled", json!(true))), "{fields:?}");
+    assert_eq!(v.desired(&lookups).unwrap(), vec![("enabled", json!(true))]);
+}

@@ -110,7 +110,9 @@ impl Report {
             count(Verdict::Unchecked),
             self.requests
         ));
-        out.push_str(if self.holds() {
+        out.push_str(if self.holds() && count(Verdict::Unchecked) > 0 {
+            "Nothing skyform relies on fails here; the unchecked facts need objects this account does not have yet (check again once it has some).\n"
+        } else if self.holds() {
             "Everything skyform relies on holds for this account.\n"
         } else {
             "Something skyform relies on does not hold: fix the files named above (or tell the skyform maintainers) before applying to this account.\n"

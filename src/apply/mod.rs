@@ -212,7 +212,7 @@ pub fn preflight(plan: &Plan, opts: &ApplyOptions) -> Result<(), Error> {
             ErrorKind::Refused,
             "this plan creates or rotates a webhook secret, which the API shows only once, and no secrets sink was given",
         )
-        .with_hint("pass --secrets-out FILE (mode 0600) or --secrets-cmd CMD (the secret on its stdin); nothing was changed"));
+        .with_hint("pass --secrets-out FILE (mode 0600; for an accounts folder, a folder: one FILE per account) or --secrets-cmd CMD (the secret on its stdin); nothing was changed"));
     }
     Ok(())
 }
@@ -281,6 +281,24 @@ pub async fn check_saved(plan: &Plan, client: &WriteClient) -> Result<(), Error>
         Err(Error::new(ErrorKind::Blocked, format!("the saved plan is stale:\n  {}", stale.join("\n  ")))
             .with_hint("re-run skyform plan and review the new plan; nothing was changed"))
     }
+}
+
+/// The environment variables whose values this plan's requests send (`SKYFORM_SECRET_NAME` for each
+/// `{"$secret": NAME}`), in order, each once.
+pub fn secret_vars(plan: &Plan) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in plan.changes.iter().filter(|c| c.op != Op::Refused) {
+        let Some(Value::Object(body)) = c.request.as_ref().and_then(|r| r.body.as_ref()) else { continue };
+        for v in body.values() {
+            if let Some(name) = v.get("$secret").and_then(Value::as_str) {
+                let var = crate::resources::SecretRef { var: name.to_string() }.env_var();
+                if !out.contains(&var) {
+                    out.push(var);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The secret values the plan's requests send (`{"$secret": NAME}`), read from `SKYFORM_SECRET_NAME` now,

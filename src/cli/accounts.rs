@@ -18,8 +18,9 @@ pub struct Args {
     /// The accounts folder (a sub-folder per account). Default: the current folder.
     #[arg(value_name = "FOLDER", default_value = ".")]
     root: PathBuf,
-    /// Print the accounts as a CI matrix (JSON on one line), one job per account, or per shard.
-    #[arg(long, value_enum, value_name = "CI", num_args = 0..=1, default_missing_value = "github")]
+    /// Print the accounts as a CI matrix (JSON on one line), one job per account, or per shard:
+    /// `--matrix` (GitHub Actions) or `--matrix=gitlab`.
+    #[arg(long, value_enum, value_name = "CI", num_args = 0..=1, require_equals = true, default_missing_value = "github")]
     matrix: Option<Matrix>,
     /// With --matrix github: N jobs, each with a comma-separated `accounts` list for `--accounts`.
     #[arg(long, value_name = "N", requires = "matrix")]

@@ -241,7 +241,7 @@ pub struct SandboxFlags {
     #[arg(long)]
     pub sandbox: bool,
     /// With --sandbox: the account it starts as (a JSON seed file, or a folder with sandbox.json). Default:
-    /// the manifests' folder's sandbox.json, else an empty account.
+    /// for plan and apply the manifests' folder's sandbox.json; otherwise, or without one, an empty account.
     #[arg(long, value_name = "FILE", requires = "sandbox")]
     pub seed: Option<std::path::PathBuf>,
     /// With --sandbox: load the sandbox's account from and save it to this file, so `apply --sandbox` and a
@@ -258,6 +258,7 @@ impl SandboxFlags {
             // Without --seed the engine finds the seed from the manifest paths (an empty path here).
             sandbox: self.sandbox.then(|| seed.unwrap_or_default()),
             sandbox_state: self.sandbox_state.clone(),
+            seed_required: self.seed.is_some(),
             notice: !global.quiet,
             ..pacing.connect(global)
         }

@@ -21,7 +21,8 @@ pub struct Args {
     /// Also save the plan (JSON, with fingerprints, no secrets) for `skyform apply FILE`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Exit 0 when there is nothing to change, 2 when there is, 1 on error.
+    /// Exit 0 when there is nothing to change, 2 when there is, 3 when some of it would be refused or
+    /// blocked, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
     /// Pull-request mode: also plan the manifests as they are at this git ref (e.g. origin/main), against
@@ -85,6 +86,13 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
                 args.sandbox.as_args(),
                 super::shell_quote(&path.display().to_string())
             ));
+            let vars = skyform::apply::secret_vars(&plan);
+            if !vars.is_empty() {
+                skyform::redact::to_stderr(&format!(
+                    "  (apply reads {} from the environment: the plan never holds a password)\n",
+                    vars.join(", ")
+                ));
+            }
         }
     }
     // A plan that apply would refuse fails the check (exit 3), so a pull request cannot pass with a plan

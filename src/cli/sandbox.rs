@@ -14,7 +14,7 @@ pub struct Args {
     /// The API key clients must send (X-Api-Key or Authorization: Bearer).
     #[arg(long, default_value = "sandbox-key")]
     api_key: String,
-    /// Load the account from this JSON file (agents, knowledge base, webhooks, team, campaigns, lookups).
+    /// Load the account from this JSON seed file, or a folder's sandbox.json (every kind, lookups).
     #[arg(long, value_name = "FILE")]
     seed: Option<PathBuf>,
     /// Load state from this file if it exists (instead of --seed) and save every change to it.
@@ -76,7 +76,8 @@ fn parse_offset(s: &str) -> Result<i32, String> {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    let store = match &args.seed {
+    let seed = args.seed.as_ref().map(|p| if p.is_dir() { p.join("sandbox.json") } else { p.clone() });
+    let store = match &seed {
         Some(path) => Store::load(path).map_err(|e| {
             Error::new(ErrorKind::Input, format!("invalid seed: {e}"))
                 .with_hint("a seed is the JSON shape of `GET /_sandbox/state`; every field may be left out")

@@ -32,6 +32,8 @@ pub struct Prescan {
     pub vars: BTreeMap<String, String>,
     /// Includes that lead nowhere or outside the accounts folder.
     pub problems: Vec<Problem>,
+    /// The paths hold several accounts: loading them as one would merge them (the one problem says so).
+    pub several: bool,
 }
 
 impl Prescan {
@@ -74,6 +76,8 @@ pub fn prescan(paths: &[PathBuf]) -> Prescan {
     let mut out = Prescan::default();
     let mut ignored = Problems::default();
     let mut skipped = Vec::new();
+    // Every file that names a key variable: more than one folder means several accounts in one set.
+    let mut keyed: Vec<(PathBuf, yaml::Pos)> = Vec::new();
     for (root, file) in manifest_files(paths, &mut ignored, &mut skipped) {
         let Some(text) = read_text(&file, &root, MAX_MANIFEST_BYTES, "manifest", &mut ignored) else { continue };
         // Only a file that mentions `settings` can set any: the others are not parsed twice.
@@ -82,8 +86,11 @@ pub fn prescan(paths: &[PathBuf]) -> Prescan {
         }
         let Ok((Some(node), _)) = yaml::parse(&text) else { continue };
         let Some(settings) = node.get("settings") else { continue };
-        if let Some(name) = settings.get("api_key_env").and_then(Node::as_str) {
-            out.api_key_env.get_or_insert_with(|| (name.to_string(), format!("{}", file.display())));
+        if let Some(node) = settings.get("api_key_env") {
+            if let Some(name) = node.as_str() {
+                out.api_key_env.get_or_insert_with(|| (name.to_string(), format!("{}", file.display())));
+            }
+            keyed.push((file.clone(), node.pos));
         }
         if let Some(url) = settings.get("api_url").and_then(Node::as_str) {
             out.api_url.get_or_insert_with(|| url.to_string());
@@ -121,6 +128,27 @@ pub fn prescan(paths: &[PathBuf]) -> Prescan {
                 Ok(_) => out.includes.push(path),
             }
         }
+    }
+    let folders: Vec<&Path> = keyed.iter().filter_map(|(f, _)| f.parent()).collect();
+    if folders.iter().any(|f| *f != folders[0]) {
+        // Several accounts read as one would merge them: say which folder holds them instead.
+        let parents: Vec<&Path> = folders.iter().filter_map(|f| f.parent()).collect();
+        let common = parents.iter().fold(parents[0].to_path_buf(), |acc, p| {
+            acc.ancestors().find(|a| p.starts_with(a)).map(Path::to_path_buf).unwrap_or_default()
+        });
+        let (file, pos) = &keyed[1];
+        out.problems = vec![Problem::at(
+            file,
+            *pos,
+            format!(
+                "these manifests hold {} accounts (a folder each, naming its own key): they are not one account",
+                folders.iter().collect::<std::collections::BTreeSet<_>>().len()
+            ),
+        )
+        .hint(format!("pass the folder that holds the accounts: `skyform validate {}`", common.display()))];
+        out.includes.clear();
+        out.api_key_env = None;
+        out.several = true;
     }
     out
 }

@@ -156,6 +156,16 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     let mut prompt_origins: HashMap<String, Origin> = HashMap::new();
     // The account's own settings first: its includes join the paths, its vars come before the environment.
     let layout = layout::prescan(paths);
+    if layout.several {
+        // Nothing else is worth saying about several accounts merged into one.
+        for p in &layout.problems {
+            if let Ok(text) = std::fs::read_to_string(&p.file) {
+                problems.keep_source(&p.file, &text);
+            }
+            problems.push(p.clone());
+        }
+        return Err(problems);
+    }
     layout.problems.iter().cloned().for_each(|p| problems.push(p));
     let overlay = |name: &str| layout.var(name).or_else(|| env(name));
     let key_var = layout.api_key_env.as_ref().map_or(crate::vars::API_KEY_VAR, |(name, _)| name.as_str());

@@ -16,6 +16,9 @@ pub struct ConnectOptions {
     pub api_url: Option<String>,
     /// Serve the manifests' `sandbox.json` in-process and talk to that instead.
     pub sandbox: Option<PathBuf>,
+    /// With `sandbox`: the seed was named (`--seed`), so it must exist; a seed found beside the manifests
+    /// may be missing (an empty account).
+    pub seed_required: bool,
     /// With `sandbox`: load from and save to this state file, so `apply` then `plan` see one account.
     pub sandbox_state: Option<PathBuf>,
     pub rate_limit: u32,
@@ -47,6 +50,7 @@ impl Default for ConnectOptions {
             api_url: None,
             sandbox: None,
             sandbox_state: None,
+            seed_required: false,
             rate_limit: 120,
             rate_share: 0.8,
             parallelism: 4,
@@ -95,6 +99,10 @@ pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Err
     let (mut config, sandbox) = match &opts.sandbox {
         None => (ApiConfig::from_env(opts.api_url.as_deref(), env)?, None),
         Some(seed) => {
+            if opts.seed_required && !seed.exists() {
+                return Err(Error::new(ErrorKind::Usage, format!("the seed {} does not exist", seed.display()))
+                    .with_hint("--seed takes a JSON seed file (the shape of GET /_sandbox/state) or a folder with sandbox.json; leave it out for an empty account"));
+            }
             let store = if seed.exists() {
                 Store::load(seed).map_err(|e| Error::new(ErrorKind::Input, format!("invalid sandbox seed: {e}")))?
             } else {

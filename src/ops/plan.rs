@@ -79,6 +79,11 @@ pub async fn run_loaded(
         _ => build(set, &client, &req.options).await.map_err(plan_error)?,
     };
     plan.paths = recorded_paths(paths);
+    if crate::apply::needs_secrets_sink(&plan) {
+        plan.notes.push(
+            "applying this plan captures webhook signing secrets, which the API shows only once: apply needs --secrets-out FILE or --secrets-cmd CMD".into(),
+        );
+    }
     // A plan never takes the lease, but says when an apply holds it: the account may be changing.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     for lock in lock_tags(&client).await?.into_iter().filter(|t| !t.expired(now)) {

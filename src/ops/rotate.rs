@@ -30,11 +30,8 @@ pub async fn run(req: &RotateRequest, env: Env<'_>, ui: &dyn Ui) -> Result<Appli
     let result = async {
         // A plan of nothing but the rotation: no manifests, no other change.
         let empty = crate::manifest::ManifestSet::default();
-        let options = PlanOptions {
-            rotate: vec![req.target.clone()],
-            targets: vec![req.target.clone()],
-            ..PlanOptions::default()
-        };
+        // No `targets`: they must name what manifests declare, and there are none here.
+        let options = PlanOptions { rotate: vec![req.target.clone()], ..PlanOptions::default() };
         let mut plan: Plan = crate::plan::build(&empty, &client, &options).await.map_err(super::plan::plan_error)?;
         plan.changes.retain(|c| c.op == crate::plan::Op::Action);
         plan.unmanaged.clear();

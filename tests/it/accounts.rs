@@ -114,7 +114,7 @@ async fn one_account_failing_authentication_never_stops_the_others() {
     assert!(table[0].contains("3 to change") && table[0].ends_with("   0"), "{table:?}");
     assert!(table[1].contains("error:") && table[1].ends_with("   1"), "{table:?}");
     assert!(table[2].contains("4 to change"), "{table:?}");
-    assert!(out.contains("3 accounts planned; 1 failed; exit 1"), "{out}");
+    assert!(out.contains("3 accounts: 2 planned, 1 failed; exit 1"), "{out}");
     assert!(!out.contains("key-a") && !out.contains("key-c") && !err.contains("key-a"), "keys never shown");
 
     // JSON: one document, every account, the worst code.
@@ -327,7 +327,7 @@ fn the_matrix_validates_against_the_workflow_schemas() {
     workflow["jobs"]["plan"]["strategy"]["matrix"] = sharded;
     assert!(github.is_valid(&workflow));
 
-    let (_, out, _) = skyform(&["accounts", root_s, "--matrix", "gitlab"], &[]);
+    let (_, out, _) = skyform(&["accounts", root_s, "--matrix=gitlab"], &[]);
     let parallel: Value = serde_json::from_str(&out).unwrap();
     let mut job = json!({"stage": "test", "script": ["skyform plan accounts/$ACCOUNT"]});
     job["parallel"] = parallel["parallel"].clone();

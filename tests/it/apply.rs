@@ -568,3 +568,32 @@ async fn after_an_apply_the_next_plan_is_warm_and_verification_reads_lists() {
         w.lines().into_iter().filter(|l| l.contains("/knowledge-base/") || l.contains("/campaigns/")).collect();
     assert!(singles.is_empty(), "the answers were cached: {singles:?}");
 }
+
+#[test]
+fn rotate_from_the_command_line_rotates_one_secret_without_manifests() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempdir("rotate-cli");
+    let secrets = dir.join("rotated.json");
+    let out = run_cli(
+        &[
+            "rotate",
+            "webhooks/CRM sync",
+            "--sandbox",
+            "--seed",
+            "examples/acme",
+            "--auto-approve",
+            "--secrets-out",
+            secrets.to_str().unwrap(),
+        ],
+        &root,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&secrets).unwrap()).unwrap();
+    assert!(saved["webhooks"]["CRM sync"]["secret"].as_str().is_some_and(|s| !s.is_empty()));
+}

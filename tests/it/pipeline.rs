@@ -309,7 +309,8 @@ async fn doctor_checks_every_assumption_a_read_can_in_each_sandbox_mode() {
 #[test]
 fn doctor_from_the_command_line_prints_a_table_or_json_and_exits_by_verdict() {
     let dir = tempdir("doctor-cli");
-    let out = skyform(&["doctor", "--sandbox"], &dir);
+    let acme = format!("{}/examples/acme", env!("CARGO_MANIFEST_DIR"));
+    let out = skyform(&["doctor", "--sandbox", "--seed", &acme], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -317,6 +318,13 @@ fn doctor_from_the_command_line_prints_a_table_or_json_and_exits_by_verdict() {
         "{text}"
     );
     assert!(text.contains("Everything skyform relies on holds"), "{text}");
+    // An empty account leaves facts unchecked, and says so rather than "everything holds".
+    let out = skyform(&["doctor", "--sandbox"], &dir);
+    assert!(
+        stdout(&out).contains("the unchecked facts need objects this account does not have yet"),
+        "{}",
+        stdout(&out)
+    );
     let out = skyform(&["doctor", "--sandbox", "--format", "json"], &dir);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["facts"].as_array().unwrap().len() > 20);

@@ -108,8 +108,9 @@ fn table_markdown(rows: &[Row], columns: &[&str]) -> String {
 fn headline(report_len: usize, rows: &[Row], verb: &str) -> String {
     let failed = rows.iter().filter(|r| r.result.starts_with("error") || r.result == "failed").count();
     format!(
-        "{report_len} account{} {verb}; {failed} failed; exit {}",
+        "{report_len} account{}: {} {verb}, {failed} failed; exit {}",
         if report_len == 1 { "" } else { "s" },
+        report_len - failed,
         worst_exit_code(rows.iter().map(|r| r.exit_code))
     )
 }

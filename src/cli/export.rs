@@ -49,7 +49,11 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
             .collect();
         skyform::redact::to_stderr(&format!(
             "exported {} to {} ({} files); check it with: skyform plan{} {}\n",
-            counts.join(", "),
+            match counts.split_last() {
+                None => "nothing".to_string(),
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            },
             args.out.display(),
             report.files.len(),
             args.sandbox.as_args(),

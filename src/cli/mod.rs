@@ -80,7 +80,7 @@ impl Global {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load and check manifests offline: YAML, schema, references, env vars, files. No network.
+    /// Load and check manifests offline: YAML, schema, references, ${VAR} variables, files. No network.
     Validate(validate::Args),
     /// Read the live account and show, field by field, what apply would change.
     Plan(plan::Args),

@@ -28,7 +28,7 @@ pub struct AgentSpec {
     /// At most one agent may be the default; it is assigned to new contacts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
-    /// The main prompt (required).
+    /// The main prompt: every agent that is not `ensure: absent` needs one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<Text>,
     /// How the agent works through a conversation (steps, hand-over rules).

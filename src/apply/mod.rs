@@ -230,6 +230,15 @@ fn captures_secret(c: &Change) -> bool {
 
 /// A saved plan applies only to the account it was made from: re-reads exactly the objects it touches and
 /// refuses, naming each, when one moved, or when an object it creates now exists.
+/// `webhook "CRM" (id 4)`, or `the voice settings` for a singleton (one per account: no name, no id).
+fn object_name(kind: Kind, key: &str, id: u64) -> String {
+    if kind.is_singleton() {
+        format!("the {}", kind.singular())
+    } else {
+        format!("{} \"{key}\" (id {id})", kind.singular())
+    }
+}
+
 pub async fn check_saved(plan: &Plan, client: &WriteClient) -> Result<(), Error> {
     if plan.format_version != FORMAT_VERSION {
         return Err(Error::new(
@@ -247,15 +256,11 @@ pub async fn check_saved(plan: &Plan, client: &WriteClient) -> Result<(), Error>
             slot.insert(read_one(c.kind, id, client, &[]).await?);
         }
         match &read[&key] {
-            None => stale.push(format!("{} \"{}\" (id {id}) no longer exists", c.kind.singular(), c.key)),
+            None => stale.push(format!("{} no longer exists", object_name(c.kind, &c.key, id))),
             Some(v) => {
                 let now = if c.op == Op::Delete { &v.summary_fingerprint } else { &v.fingerprint };
                 if now != expected {
-                    stale.push(format!(
-                        "{} \"{}\" (id {id}) changed since the plan was made",
-                        c.kind.singular(),
-                        c.key
-                    ));
+                    stale.push(format!("{} changed since the plan was made", object_name(c.kind, &c.key, id)));
                 }
             }
         }

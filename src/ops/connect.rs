@@ -42,6 +42,8 @@ pub struct ConnectOptions {
     /// Say on stderr when an in-process sandbox stands in for the API (the command line; not library
     /// callers), so nobody takes a demo for their account.
     pub notice: bool,
+    /// In a run over many accounts, the account this connection is for (named in the notice).
+    pub label: Option<String>,
 }
 
 impl Default for ConnectOptions {
@@ -62,6 +64,7 @@ impl Default for ConnectOptions {
             cache_dir: None,
             cache_refresh: false,
             notice: false,
+            label: None,
         }
     }
 }
@@ -120,8 +123,9 @@ pub async fn connect(opts: &ConnectOptions, env: Env<'_>) -> Result<Session, Err
             };
             let sandbox = Sandbox::start(config, store).await?;
             if opts.notice {
+                let label = opts.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
                 crate::redact::to_stderr(&format!(
-                    "skyform: sandbox: {from}, in this process: not a real account, nothing leaves this machine\n"
+                    "skyform: sandbox{label}: {from}, in this process: not a real account, nothing leaves this machine\n"
                 ));
             }
             (ApiConfig::new(sandbox.url(), ApiKey::new(sandbox.api_key())), Some(sandbox))

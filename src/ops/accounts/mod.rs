@@ -150,6 +150,7 @@ fn check_distinct(accounts: &[AccountDir]) -> Result<(), Error> {
 fn connect_for(connect: &ConnectOptions, account: &AccountDir) -> ConnectOptions {
     let mut c = connect.clone();
     c.sandbox_state = connect.sandbox_state.as_ref().map(|dir| dir.join(format!("{}.json", account.name)));
+    c.label = Some(account.name.clone());
     c
 }
 

@@ -34,6 +34,10 @@ pub struct Args {
     #[command(flatten)]
     pacing: super::Pacing,
     #[command(flatten)]
+    cache: super::Cache,
+    #[command(flatten)]
+    settle: super::Settle,
+    #[command(flatten)]
     pub global: Global,
 }
 
@@ -85,6 +89,8 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     let runtime = super::runtime()?;
     let cancel = super::cancel_on_signals(&runtime, global.quiet);
     let mut connect = args.sandbox.connect(&args.pacing, global);
+    args.cache.apply(&mut connect);
+    args.settle.apply(&mut connect);
     connect.cancel = cancel;
     let request = ApplyRequest {
         paths: if plan_file.is_some() { Vec::new() } else { args.paths },
@@ -113,6 +119,8 @@ fn run_accounts(args: Args, root: PathBuf, global: &Global) -> Result<i32> {
     let runtime = super::runtime()?;
     let cancel = super::cancel_on_signals(&runtime, global.quiet);
     let mut connect = args.sandbox.connect(&args.pacing, global);
+    args.cache.apply(&mut connect);
+    args.settle.apply(&mut connect);
     connect.cancel = cancel;
     let request = skyform::ops::accounts::AccountsRequest {
         root,

@@ -26,11 +26,14 @@ pub struct Args {
     #[command(flatten)]
     pacing: super::Pacing,
     #[command(flatten)]
+    cache: super::Cache,
+    #[command(flatten)]
     pub global: Global,
 }
 
 pub fn run(args: Args, global: &Global) -> Result<i32> {
-    let connect_opts: ConnectOptions = args.sandbox.connect(&args.pacing, global);
+    let mut connect_opts: ConnectOptions = args.sandbox.connect(&args.pacing, global);
+    args.cache.apply(&mut connect_opts);
     let opts = ExportOptions { out: args.out.clone(), kinds: args.kinds, force: args.force };
     let report = super::runtime()?.block_on(skyform::ops::export::run(&connect_opts, &opts, &process_env))?;
     for s in &report.skipped {

@@ -195,10 +195,26 @@ pub struct Pacing {
     /// Seconds the whole run may take: waits for rate limits (429) are capped at it, nothing is sent after it.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub timeout: u64,
+}
+
+/// How long a write can still land (apply, rotate: the commands that write and then look for what they sent).
+#[derive(Args, Clone)]
+pub struct Settle {
     /// Seconds after it was sent that a request can still land on the server (assumed; at least
     /// --request-timeout): a write whose answer was lost is looked for only then, and the lease lasts three.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub settle: u64,
+}
+
+impl Settle {
+    pub fn apply(&self, c: &mut skyform::ops::connect::ConnectOptions) {
+        c.settle = std::time::Duration::from_secs(self.settle.max(1)).max(c.request_timeout);
+    }
+}
+
+/// The detail cache (plan, apply, export: the commands that read bodies the lists lack).
+#[derive(Args, Clone)]
+pub struct Cache {
     /// Where bodies the lists lack (knowledge contents, campaign messages) are cached, so a plan reads
     /// list pages only (default: the user's cache folder, e.g. ~/.cache/skyform).
     #[arg(long, value_name = "DIR", env = "SKYFORM_CACHE_DIR")]
@@ -209,6 +225,14 @@ pub struct Pacing {
     /// Read every body again, ignoring the cache (and store what is read).
     #[arg(long)]
     pub refresh: bool,
+}
+
+impl Cache {
+    pub fn apply(&self, c: &mut skyform::ops::connect::ConnectOptions) {
+        c.cache_dir =
+            if self.no_cache { None } else { self.cache_dir.clone().or_else(skyform::ops::connect::default_cache_dir) };
+        c.cache_refresh = self.refresh;
+    }
 }
 
 impl Pacing {
@@ -222,13 +246,6 @@ impl Pacing {
             verbose: global.verbose,
             request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
             timeout: Some(std::time::Duration::from_secs(self.timeout.max(1))),
-            settle: std::time::Duration::from_secs(self.settle.max(self.request_timeout).max(1)),
-            cache_dir: if self.no_cache {
-                None
-            } else {
-                self.cache_dir.clone().or_else(skyform::ops::connect::default_cache_dir)
-            },
-            cache_refresh: self.refresh,
             ..Default::default()
         }
     }
@@ -428,6 +445,22 @@ mod tests {
                 assert!(
                     sub.get_arguments().all(|a| a.get_id().as_str() != api_only),
                     "`skyform {offline}` lists --{api_only}, which it does not use"
+                );
+            }
+        }
+        // Cache flags only where bodies are read; --settle only where writes may land late.
+        for (command, absent) in [
+            ("doctor", &["cache_dir", "no_cache", "refresh", "settle"][..]),
+            ("unlock", &["cache_dir", "no_cache", "refresh", "settle"][..]),
+            ("rotate", &["cache_dir", "no_cache", "refresh"][..]),
+            ("plan", &["settle"][..]),
+            ("export", &["settle"][..]),
+        ] {
+            let sub = cli.find_subcommand(command).unwrap();
+            for flag in absent {
+                assert!(
+                    sub.get_arguments().all(|a| a.get_id().as_str() != *flag),
+                    "`skyform {command}` lists --{flag}"
                 );
             }
         }

@@ -38,6 +38,8 @@ pub struct Args {
     #[command(flatten)]
     pacing: super::Pacing,
     #[command(flatten)]
+    cache: super::Cache,
+    #[command(flatten)]
     pub global: Global,
 }
 
@@ -54,7 +56,11 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     }
     let request = PlanRequest {
         paths: args.paths,
-        connect: args.sandbox.connect(&args.pacing, global),
+        connect: {
+            let mut c = args.sandbox.connect(&args.pacing, global);
+            args.cache.apply(&mut c);
+            c
+        },
         options: args.scope.options(),
         base: args.base,
     };
@@ -134,7 +140,11 @@ fn run_accounts(args: Args, root: PathBuf, global: &Global) -> Result<i32> {
         root,
         only: args.many.accounts.clone(),
         jobs: args.many.jobs,
-        connect: args.sandbox.connect(&args.pacing, global),
+        connect: {
+            let mut c = args.sandbox.connect(&args.pacing, global);
+            args.cache.apply(&mut c);
+            c
+        },
         options: args.scope.options(),
         apply: Default::default(),
         lock_timeout: std::time::Duration::ZERO,

@@ -23,6 +23,8 @@ pub struct Args {
     #[command(flatten)]
     pacing: super::Pacing,
     #[command(flatten)]
+    settle: super::Settle,
+    #[command(flatten)]
     pub global: Global,
 }
 
@@ -30,6 +32,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
     let runtime = super::runtime()?;
     let cancel = super::cancel_on_signals(&runtime, global.quiet);
     let mut connect = args.sandbox.connect(&args.pacing, global);
+    args.settle.apply(&mut connect);
     connect.cancel = cancel;
     let request = RotateRequest {
         target: args.target,

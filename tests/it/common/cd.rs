@@ -74,7 +74,9 @@ impl Account {
     /// `skyform ARGS` against this account, with fast timings: requests time out after 1 s and can land
     /// for 1 s (so a lease lasts 3 s).
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let settle = if args.contains(&"--settle") { &[][..] } else { &["--settle", "1"][..] };
+        // --settle is a flag of the commands that write.
+        let writes = matches!(args.first(), Some(&"apply" | &"rotate"));
+        let settle = if !writes || args.contains(&"--settle") { &[][..] } else { &["--settle", "1"][..] };
         let mut c = tokio::process::Command::new(BIN);
         c.args(args)
             .args(["--request-timeout", "1", "--rate-limit", "100000"])

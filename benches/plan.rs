@@ -260,5 +260,10 @@ fn main() {
             w[1].warm as f64 / w[0].warm.max(1) as f64
         );
     }
-    let _ = std::fs::remove_dir_all(&work);
+    // SKYFORM_BENCH_KEEP=1 keeps the generated accounts (seed.json, empty.json, m/) for profiling.
+    if std::env::var_os("SKYFORM_BENCH_KEEP").is_some() {
+        println!("kept: {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
 }

@@ -85,21 +85,46 @@ pub struct Error {
     /// Flags that, added to the same command line, do what the hint says (`--allow-deletes webhooks`):
     /// the command line prints that whole command, runnable as printed.
     pub rerun: Vec<String>,
+    /// Another skyform command that does what the hint says (`unlock 42`): the command line prints it with
+    /// the flags that reach the same account (`--api-url`, `--sandbox`, ...), runnable as printed.
+    pub suggest: Vec<String>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None, problems: None, api: None, rerun: Vec::new() }
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            problems: None,
+            api: None,
+            rerun: Vec::new(),
+            suggest: Vec::new(),
+        }
     }
 
     /// Located manifest problems, rendered with their lines and carets.
     pub fn problems(p: Problems) -> Self {
         let message = format!("{} in the manifests", p.count_line());
-        Error { kind: ErrorKind::Input, message, hint: None, problems: Some(Box::new(p)), api: None, rerun: Vec::new() }
+        Error {
+            kind: ErrorKind::Input,
+            message,
+            hint: None,
+            problems: Some(Box::new(p)),
+            api: None,
+            rerun: Vec::new(),
+            suggest: Vec::new(),
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// See [`Error::suggest`].
+    pub fn with_suggest(mut self, words: Vec<String>) -> Self {
+        self.suggest = words;
         self
     }
 

@@ -240,11 +240,11 @@ pub async fn acquire(client: &WriteClient, opts: &LeaseOptions, waiting: &dyn Fn
                 format!("another apply holds the account's lease: {}", holder.describe()),
             )
             .with_hint(format!(
-                "wait for it (raise --lock-timeout, now {} s); if that run died, its lease expires by itself at {}; to break it by hand: skyform unlock {}",
+                "wait for it (raise --lock-timeout, now {} s); if that run died, its lease expires by itself at {}; to break it by hand, run",
                 opts.wait.as_secs(),
                 when(holder.until),
-                holder.id
-            )));
+            ))
+            .with_suggest(vec!["unlock".into(), holder.id.to_string()]));
         }
         if told != Some(holder.id) {
             waiting(&holder);

@@ -27,6 +27,9 @@ pub struct ApplyOptions {
     pub secrets_cmd: Option<String>,
     /// In an accounts run: the account's name (the secrets command sees it as `SKYFORM_ACCOUNT`).
     pub account: Option<String>,
+    /// The flags that reach this account (`--api-url X`, `--sandbox`, ...), repeated in the commands a
+    /// report suggests (`skyform rotate ...`), so they run as printed.
+    pub connection: Vec<String>,
 }
 
 impl ApplyOptions {
@@ -358,6 +361,8 @@ struct Ctx {
     answers: Mutex<HashMap<(Kind, u64), Value>>,
     sink: Option<SecretSink>,
     secrets: BTreeMap<String, Secret>,
+    /// See [`ApplyOptions::connection`].
+    connection: Vec<String>,
 }
 
 impl Ctx {
@@ -487,19 +492,15 @@ async fn run_change(i: usize, c: &Change, ctx: &Ctx) -> Result<Ended, ChangeErro
 
 /// Hands a captured secret to the sink; a secret that cannot be delivered fails the change, loudly.
 async fn deliver(ctx: &Ctx, c: &Change, id: u64, secret: &Secret) -> Result<(), ChangeError> {
+    let target = format!("{}/{}", c.kind.as_str(), c.key);
+    let rotate = crate::redact::skyform_command(&["rotate", &target], &ctx.connection);
     let Some(sink) = &ctx.sink else {
         return Err(ChangeError::Other(format!(
-            "a secret was returned but no secrets sink was given: run `skyform rotate {}/{}` with --secrets-out or --secrets-cmd",
-            c.kind.as_str(),
-            c.key
+            "a secret was returned but no secrets sink was given: run `{rotate} --secrets-out FILE` (or --secrets-cmd CMD)"
         )));
     };
     sink.deliver(c.kind.singular(), &c.key, id, secret).await.map_err(|why| {
-        ChangeError::Other(format!(
-            "the secret was not delivered ({why}); once the sink works, run `skyform rotate {}/{}`",
-            c.kind.as_str(),
-            c.key
-        ))
+        ChangeError::Other(format!("the secret was not delivered ({why}); once the sink works, run `{rotate}` with it"))
     })
 }
 
@@ -524,6 +525,7 @@ pub async fn execute_plan(
         answers: Mutex::new(HashMap::new()),
         sink,
         secrets,
+        connection: opts.connection.clone(),
     });
     // Shared with the change tasks, not cloned per task: a 10,000-change plan is large.
     let changes = Arc::new(plan.changes.clone());

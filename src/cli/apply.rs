@@ -64,6 +64,7 @@ impl Cd {
             secrets_out: self.secrets_out.clone(),
             secrets_cmd: self.secrets_cmd.clone(),
             account: None,
+            connection: super::connection_args(),
         }
     }
 }

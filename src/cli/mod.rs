@@ -162,6 +162,14 @@ pub fn run() -> i32 {
 pub fn report(e: &skyform::Error, json: bool) {
     // A hint with flags to add becomes this whole command line with them: runnable as printed.
     let mut e = e.clone();
+    if !e.suggest.is_empty() {
+        let words: Vec<&str> = e.suggest.iter().map(String::as_str).collect();
+        let command = skyform::redact::skyform_command(&words, &connection_args());
+        e.hint = Some(match e.hint.take() {
+            Some(h) => format!("{h}:\n        {command}"),
+            None => command,
+        });
+    }
     if !e.rerun.is_empty() {
         let flags: Vec<&str> = e.rerun.iter().map(String::as_str).collect();
         let command = rerun_with(&flags);
@@ -297,13 +305,29 @@ impl SandboxFlags {
     }
 }
 
-/// A word as a POSIX shell reads it back: bare when it is safe, else in single quotes.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
+pub use skyform::redact::shell_quote;
+
+/// The flags of this command line that choose where requests go (`--api-url`, `--sandbox`, `--seed`,
+/// `--sandbox-state`), to repeat in a command a hint suggests, so it reaches the same account.
+pub fn connection_args() -> Vec<String> {
+    let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--sandbox" {
+            out.push(a.clone());
+        } else if ["--api-url", "--seed", "--sandbox-state"].contains(&a.as_str()) {
+            if let Some(v) = args.get(i + 1) {
+                out.extend([a.clone(), v.clone()]);
+                i += 1;
+            }
+        } else if ["--api-url=", "--seed=", "--sandbox-state="].iter().any(|p| a.starts_with(p)) {
+            out.push(a.clone());
+        }
+        i += 1;
     }
+    out
 }
 
 /// This very command line with `extra` flags added: a hint that reruns it in the same mode.

@@ -174,3 +174,22 @@ fn the_hints_of_export_plan_and_apply_run_as_printed_on_the_sandbox() {
         assert_eq!(out.status.code(), Some(0), "{hint}\n{}", text(&out));
     }
 }
+
+/// A held lease names the command that breaks it, with the flags that reach the same account.
+#[test]
+fn the_unlock_hint_of_a_held_lease_runs_as_printed_and_reaches_the_same_account() {
+    let dir = workdir("lease");
+    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600;
+    let state = format!(r#"{{"tags": [{{"title": "skyform-lock run=dead until={until} since=0 host=gone"}}]}}"#);
+    std::fs::write(dir.join("state.json"), state).unwrap();
+    std::fs::write(dir.join("agents.yaml"), "agents:\n  - name: A\n    system_prompt: p\n").unwrap();
+    let apply = "skyform apply --sandbox --sandbox-state state.json --auto-approve --lock-timeout 0 agents.yaml";
+    let out = shell(apply, &dir, &[]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let hint = hinted(&text(&out), "to break it by hand, run");
+    assert!(hint.contains("--sandbox-state state.json"), "the same account: {hint}");
+    let out = shell(&hint, &dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{hint}\n{}", text(&out));
+    let out = shell(apply, &dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "the lease is free again: {}", text(&out));
+}

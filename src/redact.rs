@@ -196,6 +196,26 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A word as a POSIX shell reads it back: bare when it is safe, else in single quotes. For commands skyform
+/// suggests (`skyform rotate 'webhooks/CRM sync'`), so they run as printed.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// `skyform WORDS... FLAGS...`, each word quoted for a shell: a command to print in a hint.
+pub fn skyform_command(words: &[&str], flags: &[String]) -> String {
+    let mut out = String::from("skyform");
+    for w in words.iter().copied().chain(flags.iter().map(String::as_str)) {
+        out.push(' ');
+        out.push_str(&shell_quote(w));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,24 +239,4 @@ mod tests {
         assert_eq!(url_for_display("ftp://user:pass@host/x"), "ftp://host/x");
         assert_eq!(url_for_display("nope://user:pass@"), "(not a URL)");
     }
-}
-
-/// A word as a POSIX shell reads it back: bare when it is safe, else in single quotes. For commands skyform
-/// suggests (`skyform rotate 'webhooks/CRM sync'`), so they run as printed.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// `skyform WORDS... FLAGS...`, each word quoted for a shell: a command to print in a hint.
-pub fn skyform_command(words: &[&str], flags: &[String]) -> String {
-    let mut out = String::from("skyform");
-    for w in words.iter().copied().chain(flags.iter().map(String::as_str)) {
-        out.push(' ');
-        out.push_str(&shell_quote(w));
-    }
-    out
 }

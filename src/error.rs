@@ -175,6 +175,9 @@ impl Error {
             "exit_code": self.exit_code(),
             "problems": problems,
             "api": self.api,
+            // What a machine can do about it: flags to add to the same command, or another command.
+            "rerun_with": (!self.rerun.is_empty()).then_some(&self.rerun),
+            "suggest": (!self.suggest.is_empty()).then_some(&self.suggest),
         }})
     }
 }

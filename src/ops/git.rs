@@ -81,7 +81,16 @@ pub fn checkout(git_ref: &str, paths: &[PathBuf], cwd: &Path) -> Result<Checkout
         };
         wanted.push(rel.to_path_buf());
     }
-    extract(&top, &out.commit, &wanted, &out.dir)?;
+    // Shared manifests the accounts include (settings.include) come along, at the same place in the tree,
+    // so the base's `../_shared` finds them.
+    let mut extracted = wanted.clone();
+    for include in crate::manifest::layout::prescan(paths).includes {
+        let abs = std::fs::canonicalize(cwd.join(&include)).unwrap_or_default();
+        if let Ok(rel) = abs.strip_prefix(&top) {
+            extracted.push(rel.to_path_buf());
+        }
+    }
+    extract(&top, &out.commit, &extracted, &out.dir)?;
     out.paths = wanted.iter().map(|rel| Some(out.dir.join(rel)).filter(|p| p.exists())).collect();
     Ok(out)
 }

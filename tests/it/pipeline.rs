@@ -173,6 +173,51 @@ async fn base_mode_splits_the_pull_requests_changes_from_drift_over_one_read() {
     assert!(json["changes"][1].get("drift").is_none());
 }
 
+/// An account that includes shared manifests: the base is checked out with its includes, so the split
+/// works there too (not "the manifests at main do not load").
+#[tokio::test]
+async fn base_mode_checks_out_the_shared_manifests_an_account_includes() {
+    use skyform::sandbox::{Sandbox, SandboxConfig};
+    let dir = tempdir("base-include");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.email", "t@example.com"]);
+    git(&dir, &["config", "user.name", "t"]);
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("accounts/_shared/agents.yaml", "agents:\n  - name: Sales\n    system_prompt: Sell.\n");
+    let account = |url: &str| {
+        format!("settings:\n  api_key_env: ACME_KEY\n  include: [../_shared]\nwebhooks:\n  - name: CRM\n    url: {url}\n    events: [message.sent]\n")
+    };
+    write("accounts/acme/skyform.yaml", &account("https://crm.test/h"));
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "base"]);
+    git(&dir, &["checkout", "-q", "-b", "feature"]);
+    write("accounts/acme/skyform.yaml", &account("https://crm.test/h2"));
+    git(&dir, &["commit", "-q", "-am", "head"]);
+    let live = serde_json::json!({
+        "agents": [{"name": "Sales", "system_prompt": "Sell more!"}],
+        "webhooks": [{"name": "CRM", "url": "https://crm.test/h", "events": ["message.sent"]}]
+    });
+    let sandbox = Sandbox::start(SandboxConfig { rate_limit: 100_000, ..common::test_config() }, common::seed(live))
+        .await
+        .unwrap();
+    let key = sandbox.api_key().to_string();
+    let env = move |k: &str| (k == "ACME_KEY").then(|| key.clone());
+    let req = skyform::ops::plan::PlanRequest {
+        paths: vec![dir.join("accounts/acme")],
+        connect: skyform::ops::connect::ConnectOptions { api_url: Some(sandbox.url()), ..Default::default() },
+        base: Some("main".into()),
+        ..Default::default()
+    };
+    let plan = skyform::ops::plan::run(&req, &env).await.unwrap_or_else(|e| panic!("{}", e.render()));
+    let lines: Vec<String> =
+        plan.changes.iter().map(|c| format!("{} {}", if c.drift { "drift" } else { "pr" }, c.headline())).collect();
+    assert_eq!(lines, ["drift update agent \"Sales\" (id 1)", "pr update webhook \"CRM\" (id 1)"], "{:?}", plan.notes);
+}
+
 #[tokio::test]
 async fn base_mode_without_manifests_at_the_base_or_with_a_bad_ref() {
     // The manifests' folder is new in this pull request: every change is the pull request's, and a note says why.

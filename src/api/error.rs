@@ -104,7 +104,9 @@ impl ApiError {
 impl From<ApiError> for crate::Error {
     fn from(e: ApiError) -> Self {
         let hint = match e.failure {
-            Failure::Status(401) => Some("check SKYLIGHT_API_KEY: the API did not accept it"),
+            Failure::Status(401) => Some(
+                "the API did not accept the key: check SKYLIGHT_API_KEY, or the variable the account's settings.api_key_env names",
+            ),
             Failure::Status(403) => Some("the account is inactive, or this machine is not on its origin allow-list"),
             Failure::Status(429) => Some("the key's rate limit was exhausted; lower --rate-share or try again later"),
             Failure::Connect => Some("check --api-url / SKYLIGHT_API_URL and the network"),

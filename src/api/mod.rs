@@ -637,6 +637,23 @@ impl ReadClient {
         self.list_of("/webhooks/events").await
     }
 
+    /// The dialect codes of `GET /voice/dialects` ([assumed] `{code, name}` items; a bare string or an `id`
+    /// is read too). An account without the endpoint (404) offers none that can be checked: empty.
+    pub async fn voice_dialects(&self) -> Result<Vec<String>, ApiError> {
+        let items = match self.list_values("/voice/dialects").await {
+            Ok(items) => items,
+            Err(e) if e.status() == Some(404) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(items
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => v.get("code").or_else(|| v.get("id")).and_then(Value::as_str).map(str::to_string),
+            })
+            .collect())
+    }
+
     pub async fn account(&self) -> Result<Account, ApiError> {
         parse("GET", "/account", self.get_value("/account").await?)
     }

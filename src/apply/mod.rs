@@ -707,6 +707,13 @@ async fn verify(
         .enumerate()
         .filter(|(_, (c, s))| c.op == Op::Create && s.is_done())
         .filter_map(|(i, (c, _))| Some(((c.kind, c.kind.match_key(&c.key)), *created.get(&i)?)))
+        // A live object this plan renames (pinned by id) is referred to by its new name: its id.
+        .chain(
+            outcomes
+                .iter()
+                .filter(|(c, _)| c.op == Op::Update)
+                .filter_map(|(c, _)| Some(((c.kind, c.kind.match_key(&c.key)), c.id?))),
+        )
         .collect();
     let mut objects: BTreeMap<(Kind, u64), Expect> = BTreeMap::new();
     for (i, (c, s)) in outcomes.iter().enumerate() {

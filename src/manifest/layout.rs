@@ -145,7 +145,27 @@ pub fn prescan(paths: &[PathBuf]) -> Prescan {
                 folders.iter().collect::<std::collections::BTreeSet<_>>().len()
             ),
         )
-        .hint(format!("pass the folder that holds the accounts: `skyform validate {}`", common.display()))];
+        .hint({
+            let common = if common.as_os_str().is_empty() { PathBuf::from(".") } else { common };
+            // Given the accounts folder itself, what made it one manifest set is YAML of its own.
+            let own: Vec<String> = paths
+                .iter()
+                .filter(|p| std::fs::canonicalize(p).ok() == std::fs::canonicalize(&common).ok())
+                .flat_map(|p| std::fs::read_dir(p).into_iter().flatten().flatten())
+                .map(|e| e.path())
+                .filter(|p| p.is_file() && super::looks_like_yaml(p))
+                .map(|p| p.display().to_string())
+                .collect();
+            if own.is_empty() {
+                format!("pass the folder that holds the accounts: `skyform validate {}`", common.display())
+            } else {
+                format!(
+                    "{} holds manifests of its own ({}), so it is read as one set: move them into an account's folder, or a shared folder the accounts include",
+                    common.display(),
+                    own.join(", ")
+                )
+            }
+        })];
         out.includes.clear();
         out.api_key_env = None;
         out.several = true;

@@ -171,10 +171,20 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
     let key_var = layout.api_key_env.as_ref().map_or(crate::vars::API_KEY_VAR, |(name, _)| name.as_str());
     let vars = interpolate::Vars { env: &overlay, api_key: env(key_var).filter(|k| !k.trim().is_empty()) };
     let all: Vec<PathBuf> = layout.includes.iter().chain(paths).cloned().collect();
-    set.shared = layout.includes.clone();
+    // The roots shared files load under: a folder include is its own root, a file include its folder's.
+    set.shared = layout
+        .includes
+        .iter()
+        .map(|p| if p.is_file() { p.parent().map(Path::to_path_buf).unwrap_or_default() } else { p.clone() })
+        .collect();
 
     let mut skipped = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (root, file) in manifest_files(&all, &mut problems, &mut skipped) {
+        // Overlapping paths (a folder and a file in it) name one file twice: it is read once.
+        if !seen.insert(std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone())) {
+            continue;
+        }
         set.files.push(file.clone());
         let Some(text) = read_text(&file, &root, MAX_MANIFEST_BYTES, "manifest", &mut problems) else {
             continue;

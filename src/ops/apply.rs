@@ -161,6 +161,16 @@ async fn under_lease(
     };
     recover_secrets(&mut plan, dead, client).await?;
     ui.show(&plan);
+    if let (Some(file), false) = (&req.plan_file, plan.blocked.is_empty()) {
+        // A saved plan is applied as it is: what unblocks it is a new plan made with the flag.
+        let kinds = crate::plan::blocked_kinds(&plan).join(",");
+        let mut words = vec!["plan".to_string()];
+        words.extend(plan.paths.iter().cloned());
+        words.extend(["--allow-deletes".into(), kinds, "--out".into(), file.display().to_string()]);
+        return Err(Error::new(ErrorKind::Blocked, plan.blocked.join("\n"))
+            .with_hint("nothing was changed; this saved plan was made without --allow-deletes: if those deletes are intended, make it again with")
+            .with_suggest(words));
+    }
     preflight(&plan, &req.apply)?;
     if !plan.has_changes() {
         return Ok(Applied { plan, report: None });

@@ -587,6 +587,9 @@ async fn fetch_lookups(needs: LookupNeeds, client: &ReadClient) -> Result<Lookup
     if needs.events {
         lookups.events = client.webhook_events().await?.into_iter().map(|e| e.name).collect();
     }
+    if needs.dialects {
+        lookups.dialects = client.voice_dialects().await?;
+    }
     Ok(lookups)
 }
 
@@ -647,37 +650,51 @@ fn resolve_references(changes: &mut [Change], problems: &mut Vec<Problem>) {
         .filter(|(_, c)| c.op == Op::Create)
         .map(|(i, c)| ((c.kind, c.kind.match_key(&c.key)), i))
         .collect();
-    fn walk(v: &mut Value, creates: &HashMap<(Kind, String), usize>, missing: &mut Vec<(Kind, String)>) {
+    // A live object the manifests rename (pinned by `id:`) is referred to by its new name: its id.
+    let renamed: HashMap<(Kind, String), u64> = changes
+        .iter()
+        .filter(|c| c.op == Op::Update)
+        .filter_map(|c| Some(((c.kind, c.kind.match_key(&c.key)), c.id?)))
+        .collect();
+    type Known<'a> = (&'a HashMap<(Kind, String), usize>, &'a HashMap<(Kind, String), u64>);
+    fn walk(v: &mut Value, known: Known, missing: &mut Vec<(Kind, String)>) {
         if let Some((kind, key)) = crate::resources::as_reference(v) {
-            match creates.get(&(kind, kind.match_key(&key))) {
-                Some(n) => *v = serde_json::json!({ "$created": n }),
-                None => missing.push((kind, key)),
+            let k = (kind, kind.match_key(&key));
+            match (known.0.get(&k), known.1.get(&k)) {
+                (Some(n), _) => *v = serde_json::json!({ "$created": n }),
+                (None, Some(id)) => *v = Value::from(*id),
+                (None, None) => missing.push((kind, key)),
             }
             return;
         }
         match v {
-            Value::Object(o) => o.values_mut().for_each(|v| walk(v, creates, missing)),
-            Value::Array(a) => a.iter_mut().for_each(|v| walk(v, creates, missing)),
+            Value::Object(o) => o.values_mut().for_each(|v| walk(v, known, missing)),
+            Value::Array(a) => a.iter_mut().for_each(|v| walk(v, known, missing)),
             _ => {}
         }
     }
     for c in changes.iter_mut() {
         let Some(body) = c.request.as_mut().and_then(|r| r.body.as_mut()) else { continue };
         let mut missing = Vec::new();
-        walk(body, &creates, &mut missing);
+        walk(body, (&creates, &renamed), &mut missing);
         for (kind, key) in missing {
-            let at = c.origin.clone().unwrap_or_default();
-            problems.push(
-                Problem::file(
-                    std::path::Path::new(&at),
-                    format!(
-                        "{} refers to {} `{key}`, which the account does not have and this plan does not create",
-                        c.headline(),
-                        kind.singular()
-                    ),
-                )
-                .hint(format!("plan it too: add --target {kind}/{key}, or drop the --target that leaves it out")),
+            let message = format!(
+                "{} refers to {} `{key}`, which the account does not have and this plan does not create",
+                c.headline(),
+                kind.singular()
             );
+            // The origin is `file:line`: located like every other problem.
+            let at = c.origin.clone().unwrap_or_default();
+            let p = match at.rsplit_once(':').and_then(|(f, l)| Some((f, l.parse::<u32>().ok()?))) {
+                Some((file, line)) => {
+                    Problem::at(std::path::Path::new(file), crate::source::Pos { line, col: 1 }, message)
+                }
+                None => Problem::file(std::path::Path::new(&at), message),
+            };
+            problems.push(p.hint(format!(
+                "declare {} `{key}` in the manifests (not `ensure: absent`), or do not --target the plan past it",
+                kind.singular()
+            )));
         }
     }
 }
@@ -742,10 +759,7 @@ pub async fn build(set: &ManifestSet, client: &ReadClient, opts: &PlanOptions) -
     let mut blocked = Vec::new();
     for o in outcomes.iter().filter(|o| !opts.allow_deletes.contains(&o.kind)) {
         for d in &o.destructive {
-            blocked.push(format!(
-                "refusing to {d}; it cannot be undone: pass --allow-deletes {} if this is intended",
-                o.kind.as_str()
-            ));
+            blocked.push(format!("refusing to {d}: pass --allow-deletes {} if this is intended", o.kind.as_str()));
         }
     }
     for o in outcomes.iter().rev() {

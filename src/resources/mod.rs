@@ -385,6 +385,8 @@ pub struct Lookups {
     pub segments: Vec<lookup::ContactList>,
     /// The account's webhook event catalogue (names).
     pub events: Vec<String>,
+    /// The voice dialect codes the account offers; empty when unknown (then not checked).
+    pub dialects: Vec<String>,
     /// Natural keys of every entry the manifests declare present, by kind: what another kind may refer to
     /// before it exists (a campaign's new contact list), as a [`reference`].
     pub declared: std::collections::HashMap<Kind, Vec<String>>,
@@ -420,6 +422,8 @@ pub struct LookupNeeds {
     pub lists: bool,
     pub segments: bool,
     pub events: bool,
+    /// The voice dialect codes (`GET /voice/dialects`).
+    pub dialects: bool,
 }
 
 impl LookupNeeds {
@@ -429,6 +433,7 @@ impl LookupNeeds {
             lists: self.lists || o.lists,
             segments: self.segments || o.segments,
             events: self.events || o.events,
+            dialects: self.dialects || o.dialects,
         }
     }
 }

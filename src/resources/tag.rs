@@ -52,7 +52,7 @@ impl Entry for TagSpec {
         if n > MAX_TITLE {
             c.push(o.problem("title", format!("`title` is {n} characters; the API allows at most {MAX_TITLE}")));
         }
-        if self.title.starts_with(LOCK_PREFIX.trim_end()) {
+        if is_reserved(&self.title) {
             c.push(
                 o.problem("title", "titles starting with `skyform-lock` are the apply lease's own tags")
                     .hint("choose another title"),
@@ -86,7 +86,7 @@ impl Resource for Tags {
         l.title.clone()
     }
     fn hidden(l: &LiveTag) -> bool {
-        l.title.starts_with(LOCK_PREFIX)
+        is_reserved(&l.title)
     }
     fn delete_loses(l: &LiveTag) -> Option<String> {
         contacts_lose(l.contacts_count, "the tag")
@@ -94,6 +94,12 @@ impl Resource for Tags {
     fn summary(l: &LiveTag) -> Value {
         json!({"id": l.id, "title": l.title})
     }
+}
+
+/// Titles the lease reserves: `skyform-lock...`, compared as servers store them (trimmed, any case), so
+/// neither a manifest nor a live tag can pass for one or hide behind one.
+pub fn is_reserved(title: &str) -> bool {
+    title.trim_start().to_lowercase().starts_with(LOCK_PREFIX.trim_end())
 }
 
 /// `N contacts lose <what>` when some do.
@@ -124,6 +130,9 @@ impl Managed for TagSpec {
     }
 
     fn from_live(l: &LiveTag, _: &Lookups) -> Result<Self, String> {
+        if l.title.trim().is_empty() {
+            return Err("its title is blank, which a manifest cannot declare".into());
+        }
         Ok(TagSpec { id: None, title: l.title.clone(), ensure: Ensure::Present, origin: Origin::default() })
     }
 }

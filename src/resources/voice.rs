@@ -101,7 +101,22 @@ impl Resource for Voice {
 impl Managed for VoiceSpec {
     type R = Voice;
 
-    fn desired(&self, _: &Lookups) -> Result<super::Fields, Problem> {
+    fn lookups(entries: &[&Self]) -> super::LookupNeeds {
+        super::LookupNeeds { dialects: entries.iter().any(|e| e.dialect.is_some()), ..Default::default() }
+    }
+
+    fn desired(&self, lookups: &Lookups) -> Result<super::Fields, Problem> {
+        // The account's own list of dialects settles a code offline checks only by shape.
+        if let Some(d) = &self.dialect {
+            if !lookups.dialects.is_empty() && !lookups.dialects.iter().any(|x| x == d) {
+                let names: Vec<&str> = lookups.dialects.iter().map(String::as_str).collect();
+                let p = self.origin.problem("dialect", format!("`{d}` is not one of the account's voice dialects"));
+                return Err(match crate::source::closest(d, &names) {
+                    Some(b) => p.hint(format!("did you mean `{b}`? (GET /voice/dialects lists them)")),
+                    None => p.hint(format!("the account's dialects: {}", names.join(", "))),
+                });
+            }
+        }
         let mut f: super::Fields = Vec::new();
         if let Some(e) = self.enabled {
             f.push(("enabled", e.into()));

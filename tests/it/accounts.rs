@@ -336,3 +336,38 @@ fn the_matrix_validates_against_the_workflow_schemas() {
     let errors: Vec<String> = gitlab.iter_errors(&pipeline).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// Narrowing a run cannot hide two folders managing one account, a comma cannot hide in a folder name, and
+/// a shared file (not folder) include overrides like a folder include, overlapping includes read once.
+#[test]
+fn account_folders_are_checked_as_a_whole_and_includes_of_files_override_too() {
+    let root = tempdir("whole");
+    let url = "http://127.0.0.1:9/api/v1".to_string();
+    layout(&root, &[("alpha", "ALPHA_KEY", url.clone(), ""), ("bravo", "ALPHA_KEY", url.clone(), "")]);
+    for args in [vec!["validate"], vec!["plan", "--accounts", "alpha"], vec!["accounts", "--matrix"]] {
+        let mut all = args.clone();
+        all.insert(1, root.to_str().unwrap());
+        let (code, _, err) = skyform(&all, &[("ALPHA_KEY", "k")]);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains("both read their key from ALPHA_KEY"), "{args:?}: {err}");
+    }
+    let root = tempdir("files");
+    layout(
+        &root,
+        &[("alpha", "ALPHA_KEY", url.clone(), "agents:\n  - name: Support\n    system_prompt: Alpha's own.\n")],
+    );
+    let settings = std::fs::read_to_string(root.join("alpha/skyform.yaml")).unwrap();
+    for include in ["[../_shared/agents.yaml]", "[../_shared, ../_shared/agents.yaml]"] {
+        std::fs::write(root.join("alpha/skyform.yaml"), settings.replace("[../_shared]", include)).unwrap();
+        let set = skyform::manifest::load(&[root.join("alpha")], &|_| None)
+            .unwrap_or_else(|p| panic!("{include}: {}", p.render()));
+        let support: Vec<_> =
+            set.of::<skyform::resources::agent::AgentSpec>().iter().filter(|a| a.name == "Support").collect();
+        assert_eq!(support.len(), 1, "{include}");
+    }
+    std::fs::create_dir_all(root.join("a,b")).unwrap();
+    std::fs::write(root.join("a,b/skyform.yaml"), "settings:\n  api_key_env: AB_KEY\n").unwrap();
+    let (code, _, err) = skyform(&["accounts", root.to_str().unwrap()], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("has a comma in its name"), "{err}");
+}

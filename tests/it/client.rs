@@ -297,7 +297,7 @@ async fn the_key_never_appears_in_debug_output_errors_or_events() {
     ] {
         assert!(!text.contains("wrong-key-also-secret"), "{text}");
     }
-    assert!(app_err.render().contains("hint: check SKYLIGHT_API_KEY"));
+    assert!(app_err.render().contains("hint: the API did not accept the key: check SKYLIGHT_API_KEY"));
     assert_eq!(app_err.api.as_ref().and_then(|a| a.status), Some(401), "the API error is kept whole");
 }
 

@@ -173,6 +173,17 @@ fn the_hints_of_export_plan_and_apply_run_as_printed_on_the_sandbox() {
         let out = shell(&hint, &dir, &[]);
         assert_eq!(out.status.code(), Some(0), "{hint}\n{}", text(&out));
     }
+    // A saved plan is applied as it is: the hint makes a new one with the flag, which then applies.
+    let out = shell("skyform plan --sandbox . --out plan.json", &dir, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let out = shell("skyform apply --sandbox --auto-approve plan.json", &dir, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let hint = hinted(&text(&out), "make it again with");
+    assert!(hint.contains("--allow-deletes webhooks") && hint.contains("--out plan.json"), "{hint}");
+    let out = shell(&hint, &dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{hint}\n{}", text(&out));
+    let out = shell("skyform apply --sandbox --auto-approve plan.json", &dir, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 /// A held lease names the command that breaks it, with the flags that reach the same account.

@@ -156,7 +156,7 @@ async fn deleting_a_list_or_segment_is_blocked_unless_allowed_and_shows_the_cont
     w.manifests("contact_lists:\n  - name: Q1 Leads\n    ensure: absent\nsegments:\n  - name: Active last 30 days\n    ensure: absent\n");
     let err = w.apply_with(w.request(|_| {})).await.err().expect("refused").render();
     assert!(
-        err.contains("refusing to delete contact list \"Q1 Leads\" (id 1): 120 contacts lose their membership of the contact list, which cannot be undone; it cannot be undone: pass --allow-deletes contact_lists"),
+        err.contains("refusing to delete contact list \"Q1 Leads\" (id 1): 120 contacts lose their membership of the contact list, which cannot be undone: pass --allow-deletes contact_lists"),
         "{err}"
     );
     assert!(err.contains("pass --allow-deletes segments"), "{err}");
@@ -309,4 +309,47 @@ async fn the_plan_shows_the_reference_by_name() {
     let plan = build(&set, &client, &PlanOptions::default()).await.unwrap();
     let text = skyform::render::render(&plan, skyform::render::Format::Human, false);
     assert!(text.contains("the new contact list Spring Leads"), "{text}");
+}
+
+/// Odd live tags: a blank title is left out of an export (with a note), a title in the lease's reserved
+/// prefix (`skyform-lockdown`) is neither exported nor pruned; the export then plans nothing.
+#[tokio::test]
+async fn odd_live_tags_are_left_out_of_export_and_never_pruned() {
+    let mut live = audience_account();
+    live["tags"] = json!([{"id": 1, "title": "vip"}, {"id": 2, "title": " "}, {"id": 3, "title": "skyform-lockdown"}]);
+    let w = World::new("odd-tags", live).await;
+    let client = ReadClient::new(ApiConfig::new(w.sandbox.url(), ApiKey::new(w.sandbox.api_key()))).unwrap();
+    let out = w.dir.join("export");
+    let report =
+        export(&client, &ExportOptions { out: out.clone(), kinds: vec![Kind::Tags], force: false }).await.unwrap();
+    assert!(report.skipped.iter().any(|s| s.contains("title is blank")), "{:?}", report.skipped);
+    let tags = std::fs::read_to_string(out.join("tags.yaml")).unwrap();
+    assert!(!tags.contains("skyform-lock"), "{tags}");
+    w.manifests("tags:\n  - title: vip\nsettings:\n  prune: [tags]\n");
+    let applied = w.apply_with(w.request(|r| r.options.allow_deletes = vec![Kind::Tags])).await.unwrap();
+    let deleted: Vec<&str> =
+        applied.plan.changes.iter().filter(|c| c.op == Op::Delete).map(|c| c.key.as_str()).collect();
+    assert_eq!(deleted, [" "], "the reserved title is never pruned");
+}
+
+/// A list renamed in the same manifests (pinned by id) is referred to by its new name: its id.
+#[tokio::test]
+async fn a_campaign_may_name_a_list_the_plan_renames() {
+    let w = World::new("ref-rename", common::lookups()).await;
+    w.manifests("contact_lists:\n  - id: 1\n    name: Renamed\ncampaigns:\n  - name: A\n    channel: whatsapp\n    audience: {lists: [Renamed]}\n    message: hi\n");
+    let applied = w.apply().await;
+    converged(&applied);
+    w.state(|s| assert_eq!(s.campaigns[0].list_ids, vec![1]));
+    let again = w.apply().await;
+    assert!(again.plan.changes.is_empty(), "{:#?}", again.plan.changes);
+}
+
+/// A dialect the account does not offer is a located problem at plan time, before any write.
+#[tokio::test]
+async fn an_unknown_voice_dialect_is_refused_against_the_accounts_list() {
+    let w = World::new("dialect", audience_account()).await;
+    w.manifests("account:\n  timezone: Asia/Dubai\nvoice:\n  language: en\n  dialect: zz-nope\n");
+    let err = w.apply_with(w.request(|_| {})).await.err().expect("refused").render();
+    assert!(err.contains("account.yaml:5:12: `zz-nope` is not one of the account's voice dialects"), "{err}");
+    assert_eq!(writes_with_tags(&w), Vec::<String>::new(), "nothing was written, not even the account");
 }

@@ -76,6 +76,12 @@ pub fn select(root: &Path, only: &[String]) -> Result<Vec<AccountDir>, Error> {
             "an accounts folder has a sub-folder per account, each with `settings: { api_key_env: NAME }` in its manifests",
         ));
     }
+    // Checked over every account, not only the selected: a CI job per folder would manage one account twice.
+    check_distinct(&all)?;
+    if let Some(a) = all.iter().find(|a| a.name.contains(',')) {
+        return Err(Error::new(ErrorKind::Input, format!("the account folder `{}` has a comma in its name", a.name))
+            .with_hint("--accounts and CI shards list names with commas between them: rename the folder"));
+    }
     if only.is_empty() {
         return Ok(all);
     }
@@ -157,7 +163,6 @@ fn connect_for(connect: &ConnectOptions, account: &AccountDir) -> ConnectOptions
 /// Plans every selected account.
 pub async fn plan_all(req: &AccountsRequest, env: Env<'_>) -> Result<AccountsReport<Plan>, Error> {
     let accounts = select(&req.root, &req.only)?;
-    check_distinct(&accounts)?;
     if let Some(dir) = &req.connect.sandbox_state {
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::new(ErrorKind::Io, format!("cannot create the sandbox state folder {}: {e}", dir.display()))
@@ -185,7 +190,6 @@ pub async fn apply_all(
     ui: &(dyn Fn(&str) -> Box<dyn Ui> + Sync),
 ) -> Result<AccountsReport<Applied>, Error> {
     let accounts = select(&req.root, &req.only)?;
-    check_distinct(&accounts)?;
     for dir in [&req.apply.secrets_out, &req.connect.sandbox_state].into_iter().flatten() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot create the folder {}: {e}", dir.display())))?;

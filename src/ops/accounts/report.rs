@@ -96,7 +96,7 @@ fn table_markdown(rows: &[Row], columns: &[&str]) -> String {
         let counts: Vec<String> = r.counts.iter().map(usize::to_string).collect();
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
-            r.name.replace('`', "'"),
+            r.name.replace('`', "'").replace('|', "\\|"),
             r.result.replace('|', "\\|"),
             counts.join(" | "),
             r.exit_code

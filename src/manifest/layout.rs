@@ -193,11 +193,13 @@ pub fn discover(root: &Path) -> Vec<AccountDir> {
     if has_own_manifests(root) {
         return Vec::new();
     }
+    // Symlinked account folders count when they stay inside the accounts folder (as manifests do).
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| e.path())
+        .filter(|p| p.is_dir() && std::fs::canonicalize(p).is_ok_and(|real| real.starts_with(&real_root)))
         .collect();
     dirs.sort();
     dirs.into_iter()

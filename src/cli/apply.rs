@@ -69,6 +69,17 @@ impl Cd {
     }
 }
 
+impl Args {
+    /// Where and how the run connects, stopped by SIGINT/SIGTERM.
+    fn connection(&self, runtime: &tokio::runtime::Runtime, global: &Global) -> skyform::ops::connect::ConnectOptions {
+        let mut connect = self.sandbox.connect(&self.pacing, global);
+        self.cache.apply(&mut connect);
+        self.settle.apply(&mut connect);
+        connect.cancel = super::cancel_on_signals(runtime, global.quiet);
+        connect
+    }
+}
+
 fn is_plan_file(p: &std::path::Path) -> bool {
     p.is_file() && p.extension().and_then(|e| e.to_str()) == Some("json")
 }
@@ -88,11 +99,7 @@ pub fn run(args: Args, global: &Global) -> Result<i32> {
         }
     }
     let runtime = super::runtime()?;
-    let cancel = super::cancel_on_signals(&runtime, global.quiet);
-    let mut connect = args.sandbox.connect(&args.pacing, global);
-    args.cache.apply(&mut connect);
-    args.settle.apply(&mut connect);
-    connect.cancel = cancel;
+    let connect = args.connection(&runtime, global);
     let request = ApplyRequest {
         paths: if plan_file.is_some() { Vec::new() } else { args.paths },
         plan_file,
@@ -118,11 +125,7 @@ fn run_accounts(args: Args, root: PathBuf, global: &Global) -> Result<i32> {
         ));
     }
     let runtime = super::runtime()?;
-    let cancel = super::cancel_on_signals(&runtime, global.quiet);
-    let mut connect = args.sandbox.connect(&args.pacing, global);
-    args.cache.apply(&mut connect);
-    args.settle.apply(&mut connect);
-    connect.cancel = cancel;
+    let connect = args.connection(&runtime, global);
     let request = skyform::ops::accounts::AccountsRequest {
         root,
         only: args.many.accounts.clone(),

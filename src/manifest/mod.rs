@@ -167,7 +167,15 @@ pub fn load(paths: &[PathBuf], env: Env) -> Result<ManifestSet, Problems> {
         return Err(problems);
     }
     layout.problems.iter().cloned().for_each(|p| problems.push(p));
-    let overlay = |name: &str| layout.var(name).or_else(|| env(name));
+    // A var's value is interpolated once, against the environment (`"https://${HOST}/x"`, `$$`), then used
+    // as text: an unset variable inside it is reported where the var is declared (settings are interpolated
+    // like every section).
+    let base = interpolate::Vars { env, api_key: None };
+    let overlay = |name: &str| match layout.var(name) {
+        Some(v) if v.contains('$') => Some(interpolate::interpolate(&v, &base).unwrap_or(v)),
+        Some(v) => Some(v),
+        None => env(name),
+    };
     let key_var = layout.api_key_env.as_ref().map_or(crate::vars::API_KEY_VAR, |(name, _)| name.as_str());
     let vars = interpolate::Vars { env: &overlay, api_key: env(key_var).filter(|k| !k.trim().is_empty()) };
     let all: Vec<PathBuf> = layout.includes.iter().chain(paths).cloned().collect();

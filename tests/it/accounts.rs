@@ -239,6 +239,19 @@ fn shared_manifests_take_per_account_values_and_overrides_and_validate_offline()
     assert_eq!(prompt(&alpha, "Sales", personality), "Warm and brief.");
     assert_eq!(prompt(&bravo, "Sales", personality), "Formal.", "the account's prompt replaces the shared one");
     assert_eq!(bravo.settings.api_key_env.as_deref(), Some("BRAVO_KEY"));
+    // A var's value is interpolated once against the environment, then used as text.
+    let text = std::fs::read_to_string(root.join("alpha/skyform.yaml")).unwrap();
+    std::fs::write(
+        root.join("alpha/skyform.yaml"),
+        text.replace("COMPANY: ALPHA", "COMPANY: \"${BRAND:-Alpha} $$1 Ltd\""),
+    )
+    .unwrap();
+    let alpha = load("alpha");
+    assert_eq!(prompt(&alpha, "Sales", system), "Sell for Alpha $1 Ltd.");
+    let env = |k: &str| (k == "SKYFORM_VAR_BRAND").then(|| "Acme".to_string());
+    let alpha = skyform::manifest::load(&[root.join("alpha")], &env).unwrap_or_else(|p| panic!("{}", p.render()));
+    assert_eq!(prompt(&alpha, "Sales", system), "Sell for Acme $1 Ltd.");
+    std::fs::write(root.join("alpha/skyform.yaml"), text).unwrap();
 
     // A shared manifest may not name a key; an include may not leave the accounts folder.
     write(&root.join("_shared/bad.yaml"), "settings:\n  api_key_env: SHARED_KEY\n");

@@ -93,6 +93,8 @@ pub struct ManifestSet {
     pub skipped: Vec<PathBuf>,
     /// Shared manifest roots included by `settings.include` (loaded first; the account's entries override).
     pub shared: Vec<PathBuf>,
+    /// Where `settings.api_key_env` is set (`file:line:column`), for messages about the account's key.
+    pub key_env_at: Option<String>,
 }
 
 impl std::ops::Deref for ManifestSet {
@@ -816,6 +818,8 @@ fn read_account_settings(s: &Settings, value: &Node, ctx: &FileCtx, set: &mut Ma
     once(&s.api_url, &set.settings.api_url, "api_url", problems);
     if s.api_key_env.is_some() {
         set.settings.api_key_env.clone_from(&s.api_key_env);
+        let pos = at("api_key_env");
+        set.key_env_at = Some(format!("{}:{}:{}", file.display(), pos.line, pos.col));
     }
     if s.api_url.is_some() {
         set.settings.api_url.clone_from(&s.api_url);

@@ -105,7 +105,7 @@ pub async fn run_loaded(
     env: Env<'_>,
     ui: &dyn Ui,
 ) -> Result<Applied, Error> {
-    let account = super::AccountEnv::new(&set.settings, env, req.connect.sandbox.is_some())?;
+    let account = super::AccountEnv::new(set, env, req.connect.sandbox.is_some())?;
     let env: Env = &|name: &str| account.get(name);
     // The sink is opened (and a secrets file checked) before any request.
     let sink = req.apply.sink()?;

@@ -14,7 +14,6 @@ pub mod rotate;
 pub mod unlock;
 pub mod validate;
 
-use crate::manifest::Settings;
 use crate::vars::{Env, API_KEY_VAR, API_URL_VAR};
 use crate::{Error, ErrorKind};
 use std::path::PathBuf;
@@ -30,10 +29,12 @@ pub struct AccountEnv<'a> {
 
 impl<'a> AccountEnv<'a> {
     /// Fails when the account names a key variable that is not set (and no sandbox stands in).
-    pub fn new(settings: &Settings, base: Env<'a>, sandbox: bool) -> Result<Self, Error> {
+    pub fn new(set: &crate::manifest::ManifestSet, base: Env<'a>, sandbox: bool) -> Result<Self, Error> {
+        let settings = &set.settings;
         if let (Some(name), false) = (&settings.api_key_env, sandbox) {
             if base(name).is_none_or(|v| v.trim().is_empty()) {
-                return Err(Error::new(ErrorKind::Usage, format!("{name} is not set: it holds this account's API key (settings.api_key_env)"))
+                let at = set.key_env_at.as_deref().unwrap_or("settings.api_key_env");
+                return Err(Error::new(ErrorKind::Usage, format!("{name} is not set: it holds this account's API key ({at})"))
                     .with_hint(format!("export {name}=... (in CI, from the account's secret); SKYLIGHT_API_KEY is not used for an account that names its own variable")));
             }
         }

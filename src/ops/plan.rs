@@ -57,7 +57,7 @@ pub async fn run_loaded(
     set: &crate::manifest::ManifestSet,
     env: Env<'_>,
 ) -> Result<Plan, Error> {
-    let account = super::AccountEnv::new(&set.settings, env, req.connect.sandbox.is_some())?;
+    let account = super::AccountEnv::new(set, env, req.connect.sandbox.is_some())?;
     let env: Env = &|name: &str| account.get(name);
     // The base is read first: a ref that names nothing fails before the account is read.
     let checkout = req.base.as_ref().map(|b| super::git::checkout(b, paths, Path::new("."))).transpose()?;

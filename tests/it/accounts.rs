@@ -271,6 +271,7 @@ fn an_account_naming_its_key_variable_never_falls_back_to_skylight_api_key() {
     let (code, _, err) = skyform(&["plan", root.join("alpha").to_str().unwrap()], &[("SKYLIGHT_API_KEY", "other")]);
     assert_eq!(code, 1);
     assert!(err.contains("ALPHA_KEY is not set: it holds this account's API key"), "{err}");
+    assert!(err.contains("alpha/skyform.yaml:2:16)"), "where the account names it: {err}");
     // A manifest may not send the key to another host: pull requests write manifests.
     layout(&root, &[("alpha", "ALPHA_KEY", "https://collector.example/api/v1".into(), "")]);
     let (code, _, err) = skyform(&["plan", root.join("alpha").to_str().unwrap()], &[("ALPHA_KEY", "k")]);

@@ -806,6 +806,34 @@ fn read_account_settings(s: &Settings, value: &Node, ctx: &FileCtx, set: &mut Ma
             );
         }
     }
+    if let Some(url) = &s.api_url {
+        // Its shape offline; which hosts may receive the key is checked when connecting.
+        let why = match reqwest::Url::parse(url) {
+            Err(e) => Some(format!("`{url}` is not a URL ({e})")),
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                Some("the URL has credentials in it; the key travels in a header".to_string())
+            }
+            Ok(u) if u.scheme() == "https" => None,
+            Ok(u)
+                if u.scheme() == "http"
+                    && u.host_str().is_some_and(|h| {
+                        h == "localhost"
+                            || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                            || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                    }) =>
+            {
+                None
+            }
+            Ok(u) if u.scheme() == "http" => Some(format!("`{url}` is plain http to another machine (https only)")),
+            Ok(_) => Some(format!("`{url}` is not an https URL")),
+        };
+        if let Some(why) = why {
+            problems.push(
+                Problem::at(file, at("api_url"), format!("settings.api_url: {why}"))
+                    .hint("write the API's base URL, e.g. https://dashboard.skylightchat.com/api/v1"),
+            );
+        }
+    }
     let once = |mine: &Option<String>, theirs: &Option<String>, field: &str, problems: &mut Problems| {
         if mine.is_some() && theirs.is_some() {
             problems.push(

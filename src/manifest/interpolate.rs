@@ -90,6 +90,11 @@ impl Parser<'_> {
         while i < c.len() {
             match (c[i], c.get(i + 1)) {
                 ('}', _) if in_default => return i,
+                // A lone `$` ending a default would join a `{` after the reference into `${`: ambiguous.
+                ('$', Some('}')) if in_default => {
+                    self.error(i, 1, "a `$` ends this default".into(), "write $$ for a literal $ (`${NAME:-$$}`)");
+                    i += 1;
+                }
                 ('$', Some('$')) => {
                     out.push('$');
                     i += 2;
@@ -314,11 +319,11 @@ mod tests {
 
             #[test]
             fn no_literal_reference_reaches_the_output(s in grammar_text()) {
-                // Never panics; on success a `${` in the output was written `$${` in the input (the one
-                // variable's value has no `$`).
+                // Never panics; on success a `${` in the output comes from a `$` written `$$` in the input
+                // (`$${`, or a default `$$` followed by `{`): the one variable's value has no `$`.
                 if let Ok(out) = run(&s) {
                     if out.contains("${") {
-                        prop_assert!(s.contains("$${"), "{s:?} gave {out:?}");
+                        prop_assert!(s.contains("$$"), "{s:?} gave {out:?}");
                     }
                     if !s.contains('$') {
                         prop_assert_eq!(out, s);

@@ -115,6 +115,7 @@ pub async fn run_loaded(
     }
     let session = connect(&connect_opts, env).await?;
     let client = WriteClient::with_events(session.config.clone(), session.events.clone())?;
+    let start = client.stats();
 
     // The plan is made and executed under the account's lease: no other apply writes meanwhile.
     let opts = LeaseOptions::for_this_run(env, req.lock_timeout, client.settle());
@@ -126,8 +127,15 @@ pub async fn run_loaded(
     let released = lease.release(unknown).await;
     drop(session);
     let mut applied = result?;
-    if let (Err(e), Some(report)) = (released, applied.report.as_mut()) {
-        report.notes.push(format!("the lease could not be given back ({e}); it expires by itself"));
+    if let Some(report) = applied.report.as_mut() {
+        // The summary counts the whole run (lease, plan reads, writes, verification): a 429 met while
+        // reading the account spent the same budget as one met while writing.
+        let end = client.stats();
+        report.requests = end.requests - start.requests;
+        report.throttled = end.throttled - start.throttled;
+        if let Err(e) = released {
+            report.notes.push(format!("the lease could not be given back ({e}); it expires by itself"));
+        }
     }
     Ok(applied)
 }

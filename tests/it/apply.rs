@@ -597,3 +597,20 @@ fn rotate_from_the_command_line_rotates_one_secret_without_manifests() {
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&secrets).unwrap()).unwrap();
     assert!(saved["webhooks"]["CRM sync"]["secret"].as_str().is_some_and(|s| !s.is_empty()));
 }
+
+/// The summary counts the whole run: a 429 met while reading the account is reported like one met while
+/// writing (it spent the same budget).
+#[tokio::test]
+async fn the_summary_counts_429s_met_while_reading_the_account() {
+    let w = World::new("throttled-read", json!({})).await;
+    w.manifests("agents:\n  - name: A\n    system_prompt: p\n");
+    let mut rule = FaultRule::status("GET", "/api/v1/ai-agents", 429, 1);
+    rule.retry_after = Some(0);
+    w.sandbox.add_fault(rule).unwrap();
+    let applied = w.apply().await;
+    converged(&applied);
+    let report = applied.report.unwrap();
+    assert_eq!(report.throttled, 1, "{}", report.render());
+    assert!(report.render().contains("1 rate-limited (429)"), "{}", report.render());
+    assert!(report.requests >= 4, "lease, reads and the write: {}", report.requests);
+}
